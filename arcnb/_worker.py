@@ -1,0 +1,385 @@
+"""Warm execution worker: runs as a standalone script, never as part of the arcnb package.
+
+The pool (`arcnb.executor`) starts one of these per core with a scrubbed environment:
+`python -I -B _worker.py '<json config>'`. It imports numpy and the modules programs
+commonly use, isolates itself from the network, then serves requests on stdin, one JSON line
+each, answering one JSON line on stdout. It never runs untrusted code itself: every program
+runs in a fresh child forked from it, which drops privileges and is killed at its deadline.
+
+Protocol (one line each way):
+    request  {"code": str, "grids": [grid, ...], "timeout": float}
+    response {"results": [{"status", "output", "error_type", "error", "duration"}, ...]}
+The first line the worker writes is {"ready": true, "isolation": {...}}.
+
+This file imports nothing from arcnb so that it starts fast and stays self-contained;
+`validate_grid` is also imported by `arcnb.executor` to re-check results.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import math
+import os
+import resource
+import select
+import signal
+import sys
+import tempfile
+import time
+
+MAX_SIDE = 30  # ARC grids are at most 30x30
+RESULT_CAP = 64 * 1024  # bytes per grid result line; a 30x30 grid is ~2.7 KB of JSON
+CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
+PR_SET_PDEATHSIG = 1
+
+# Modules a program may import: loaded here, before any fork, because the child cannot load
+# anything from disk (it is chrooted into an empty directory and runs as another uid).
+PRELOAD = [
+    "numpy", "numpy.linalg", "numpy.fft", "numpy.random", "numpy.ma", "numpy.polynomial",
+    "numpy.lib.stride_tricks", "numpy.typing", "collections", "collections.abc", "itertools",
+    "functools", "math", "cmath", "copy", "heapq", "bisect", "re", "operator", "typing",
+    "dataclasses", "statistics", "random", "string", "fractions", "decimal", "array", "enum",
+    "abc", "queue", "struct", "traceback", "warnings", "json", "types", "numbers", "pprint",
+    "textwrap", "unicodedata", "contextlib", "weakref", "inspect", "time", "datetime", "socket", "encodings.idna",
+]  # fmt: skip
+OPTIONAL_PRELOAD = ["scipy", "scipy.ndimage", "scipy.signal", "scipy.spatial", "scipy.stats"]
+
+
+def validate_grid(value: object, np: object = None) -> tuple[list[list[int]] | None, str | None]:
+    """Convert a program's return value to a grid, or say why it is not one.
+
+    Args:
+        value: What `transform` returned (or what a child sent back).
+        np: The numpy module when numpy objects may appear, else None.
+
+    Returns:
+        (grid, None) for a non-empty rectangular list of lists of ints 0-9 at most 30x30, with
+        numpy arrays and numpy integers converted; (None, reason) otherwise. bool is rejected.
+    """
+    if np is not None and isinstance(value, np.ndarray):
+        if value.ndim != 2:
+            return None, f"numpy array has {value.ndim} dimensions, expected 2"
+        if value.dtype.kind not in "iu":
+            return None, f"numpy array has dtype {value.dtype}, expected integers"
+        value = value.tolist()
+    if not isinstance(value, list):
+        return None, f"returned {type(value).__name__}, expected a list of lists"
+    if not value:
+        return None, "returned an empty grid"
+    if len(value) > MAX_SIDE:
+        return None, f"grid has {len(value)} rows, at most {MAX_SIDE} allowed"
+    rows = []
+    width = None
+    for r, row in enumerate(value):
+        if np is not None and isinstance(row, np.ndarray):
+            if row.ndim != 1 or row.dtype.kind not in "iu":
+                return None, f"row {r} is a numpy array of dtype {row.dtype}, expected integers"
+            row = row.tolist()
+        if not isinstance(row, list):
+            return None, f"row {r} is {type(row).__name__}, expected a list"
+        if width is None:
+            width = len(row)
+            if width == 0:
+                return None, "row 0 is empty"
+            if width > MAX_SIDE:
+                return None, f"grid has {width} columns, at most {MAX_SIDE} allowed"
+        elif len(row) != width:
+            return None, f"ragged grid: row {r} has {len(row)} cells, row 0 has {width}"
+        out = []
+        for v in row:
+            if type(v) is not int:
+                if np is not None and isinstance(v, np.integer) and not isinstance(v, np.bool_):
+                    v = int(v)
+                else:
+                    return None, f"row {r} holds {type(v).__name__} {v!r:.20}, expected int 0-9"
+            if not 0 <= v <= 9:
+                return None, f"row {r} holds {v}, expected int 0-9"
+            out.append(v)
+        rows.append(out)
+    return rows, None
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _isolate_network(libc: ctypes.CDLL) -> str:
+    """Cut this worker (and so every child) off the network; return the mechanism used."""
+    if libc.unshare(CLONE_NEWNET) == 0:  # root (with CAP_SYS_ADMIN)
+        return "netns"
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:
+        return "userns+netns"
+    try:  # fall back to a seccomp filter: no sockets but AF_UNIX
+        import socket
+
+        import pyseccomp as seccomp
+
+        f = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+        f.add_rule(seccomp.ERRNO(errno.EPERM), "socket", seccomp.Arg(0, seccomp.NE, socket.AF_UNIX))
+        f.load()
+        return "seccomp"
+    except Exception:
+        return "none"
+
+
+class Worker:
+    """Forks one child per program and collects its per-grid results under deadlines."""
+
+    def __init__(self, config: dict) -> None:
+        self.memory_bytes = int(config.get("memory_mb", 512)) * 1024 * 1024
+        self.libc = _libc()
+        self.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the pool's process
+        import numpy
+
+        self.np = numpy
+        for name in PRELOAD:
+            __import__(name)
+        for name in OPTIONAL_PRELOAD:
+            try:
+                __import__(name)
+            except Exception:
+                pass
+        self.network = _isolate_network(self.libc)
+        self.jail = tempfile.mkdtemp(prefix="arcnb-jail-")
+        os.chmod(self.jail, 0o555)  # empty, and read-only for the program's uid
+        # A uid unique to this worker: RLIMIT_NPROC binds it, and a program's kill(-1) can only
+        # reach its own processes, never another worker's child.
+        uid = 200000 + os.getpid()
+        can_chroot, can_setuid = self._probe(uid)
+        self.uid = uid if can_setuid else None
+        if not can_chroot:
+            os.rmdir(self.jail)
+            self.jail = None
+        # Address space already mapped (interpreter, numpy, BLAS) is not the program's fault;
+        # the program gets memory_mb on top of it.
+        with open("/proc/self/statm") as f:
+            self.base_vm = int(f.read().split()[0]) * resource.getpagesize()
+        self.isolation = {
+            "network": self.network,
+            "uid": "unprivileged" if self.uid is not None else "same-as-worker",
+            "filesystem": "chroot" if self.jail else "none",
+            "limits": ["address-space", "cpu", "file-size-0", "nproc", "core-0"],
+            "memory_mb": self.memory_bytes // (1024 * 1024),
+        }
+
+    def _probe(self, uid: int) -> tuple[bool, bool]:
+        """Find out in a throwaway child whether chroot and switching uid are permitted here
+        (root without CAP_SYS_CHROOT or CAP_SETUID, as in many containers, cannot)."""
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                os.chroot(self.jail)
+            except OSError:
+                code |= 1
+            try:
+                os.setgroups([])
+                os.setresgid(uid, uid, uid)
+                os.setresuid(uid, uid, uid)
+            except OSError:
+                code |= 2
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 3
+        return not code & 1, not code & 2
+
+    # ---- child side -------------------------------------------------------------------
+    def _child(self, code: str, grids: list, start: int, wfd: int, cpu_s: int) -> None:
+        """Runs in the forked child; never returns."""
+        try:
+            os.setsid()
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            os.closerange(3, wfd)
+            os.closerange(wfd + 1, 65536)
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes fail with EFBIG instead
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+                signal.signal(sig, signal.SIG_DFL)
+            lim = resource.setrlimit
+            lim(resource.RLIMIT_AS, (self.base_vm + self.memory_bytes,) * 2)
+            lim(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+            lim(resource.RLIMIT_FSIZE, (0, 0))
+            lim(resource.RLIMIT_CORE, (0, 0))
+            lim(resource.RLIMIT_NPROC, (1, 1))  # no fork, no threads: nothing outlives it
+            if self.jail:
+                os.chroot(self.jail)
+            os.chdir("/" if self.jail else "/tmp")
+            if self.uid is not None:
+                os.setgroups([])
+                os.setresgid(self.uid, self.uid, self.uid)
+                os.setresuid(self.uid, self.uid, self.uid)
+                self.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # cleared by setuid
+            os.environ.clear()
+            os.environ.update({"PATH": "/nonexistent", "HOME": "/", "LANG": "C.UTF-8"})
+        except BaseException:
+            os._exit(70)
+        write, dumps, np, validate = os.write, json.dumps, self.np, validate_grid
+
+        def send(i: int, status: str, output=None, etype=None, msg=None) -> None:
+            line = dumps({"i": i, "s": status, "o": output, "t": etype, "e": msg}) + "\n"
+            data = line.encode()
+            if len(data) > RESULT_CAP:
+                data = (dumps({"i": i, "s": "invalid", "e": "result too large"}) + "\n").encode()
+            while data:
+                data = data[write(wfd, data) :]
+
+        def describe(exc: BaseException) -> tuple[str, str]:
+            return type(exc).__name__, str(exc)[:500]
+
+        try:
+            namespace = {"__name__": "__arc_program__"}
+            exec(compile(code, "<program>", "exec"), namespace)
+            transform = namespace.get("transform")
+            if not callable(transform):
+                raise NameError("the program defines no transform() function")
+        except BaseException as exc:  # definition failed: every grid fails the same way
+            status = "memory" if isinstance(exc, MemoryError) else "error"
+            for i in range(start, len(grids)):
+                send(i, status, None, *describe(exc))
+            os._exit(0)
+        for i in range(start, len(grids)):
+            try:
+                out = transform(grids[i])
+                grid, why = validate(out, np)
+                if grid is None:
+                    send(i, "invalid", None, "InvalidOutput", why)
+                else:
+                    send(i, "ok", grid, None, None)
+            except MemoryError as exc:
+                send(i, "memory", None, *describe(exc))
+            except BaseException as exc:  # SystemExit and KeyboardInterrupt included
+                send(i, "error", None, *describe(exc))
+        os._exit(0)
+
+    # ---- worker side ------------------------------------------------------------------
+    def run(self, code: str, grids: list, timeout: float) -> list[dict]:
+        results: list[dict] = []
+        while len(results) < len(grids):
+            results.extend(self._run_from(code, grids, len(results), timeout))
+        return results
+
+    def _run_from(self, code: str, grids: list, start: int, timeout: float) -> list[dict]:
+        """Fork a child for grids[start:]; return results up to the first that kills it."""
+        rfd, wfd = os.pipe()
+        cpu_s = int(timeout * (len(grids) - start)) + 2
+        pid = os.fork()
+        if pid == 0:
+            os.close(rfd)
+            self._child(code, grids, start, wfd, cpu_s)
+        os.close(wfd)
+        out: list[dict] = []
+        buf = b""
+        poller = select.poll()
+        poller.register(rfd, select.POLLIN | select.POLLHUP)
+        t_grid = time.perf_counter()
+        deadline = t_grid + timeout
+        eof = killed = False
+        try:
+            while start + len(out) < len(grids):
+                if b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    out.append(self._parse(line, start + len(out), time.perf_counter() - t_grid))
+                    t_grid = time.perf_counter()
+                    deadline = t_grid + timeout
+                    continue
+                if eof:
+                    break
+                left = deadline - time.perf_counter()
+                if left <= 0 or not poller.poll(math.ceil(max(left, 0) * 1000)):
+                    if time.perf_counter() >= deadline:
+                        killed = True
+                        out.append(_result("timeout", None, "Timeout", f"exceeded {timeout} s"))
+                        out[-1]["duration"] = time.perf_counter() - t_grid
+                        break
+                    continue
+                chunk = os.read(rfd, 65536)
+                if not chunk:
+                    eof = True
+                buf += chunk
+                if len(buf) > RESULT_CAP + 1024 and b"\n" not in buf:
+                    killed = True
+                    out.append(_result("invalid", None, "InvalidOutput", "result too large"))
+                    break
+        finally:
+            os.close(rfd)
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _, status = os.waitpid(pid, 0)
+        if start + len(out) < len(grids) and not killed:  # died without answering this grid
+            r = _death(status)
+            r["duration"] = time.perf_counter() - t_grid
+            out.append(r)
+        return out
+
+    def _parse(self, line: bytes, index: int, duration: float) -> dict:
+        try:
+            msg = json.loads(line)
+            if msg.get("i") != index:
+                raise ValueError("result out of order")
+            status = msg["s"]
+            if status == "ok":
+                grid, why = validate_grid(msg.get("o"))
+                r = _result("ok", grid) if grid else _result("invalid", None, "InvalidOutput", why)
+            elif status in ("error", "memory", "invalid"):
+                r = _result(
+                    status, None, str(msg.get("t") or "")[:100], str(msg.get("e") or "")[:500]
+                )
+            else:
+                raise ValueError(f"unknown status {status!r:.20}")
+        except Exception as exc:
+            r = _result("invalid", None, "InvalidOutput", f"malformed result from program: {exc}")
+        r["duration"] = duration
+        return r
+
+
+def _result(status: str, output=None, etype: str | None = None, error: str | None = None) -> dict:
+    return {"status": status, "output": output, "error_type": etype, "error": error}
+
+
+def _death(status: int) -> dict:
+    """Classify a child that ended without sending the current grid's result."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig == signal.SIGXCPU:
+            return _result("timeout", None, "Timeout", "CPU time limit exceeded")
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        return _result("error", None, "Crash", f"program killed by {name}")
+    code = os.WEXITSTATUS(status)
+    if code == 70:
+        return _result("error", None, "SandboxError", "the sandbox could not be set up")
+    return _result("error", None, "Exit", f"program exited with code {code}")
+
+
+def main() -> None:
+    config = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    worker = Worker(config)
+    stdout = sys.stdout.buffer
+    stdout.write(
+        (
+            json.dumps({"ready": True, "isolation": worker.isolation, "jail": worker.jail}) + "\n"
+        ).encode()
+    )
+    stdout.flush()
+    for line in sys.stdin.buffer:
+        req = json.loads(line)
+        try:
+            results = worker.run(req["code"], req["grids"], float(req["timeout"]))
+            reply = {"results": results}
+        except Exception as exc:  # a worker bug, reported rather than hanging the pool
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        stdout.write((json.dumps(reply) + "\n").encode())
+        stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Executor throughput: warm hardened pool vs one fresh interpreter per program.
+
+    uv run python bench/executor.py [--programs 4000] [--baseline-programs 60] [--repeats 3]
+
+A mixed batch of unique programs (half pure Python, half numpy), each run on 4 ARC grids.
+An *execution* is one program run on one grid. The baseline is the naive harness: one fresh
+`python` subprocess per program (it imports numpy when the program does, then runs the 4 grids);
+it gets no sandboxing at all, so the ratio understates the pool's advantage at equal safety.
+Figures are medians over --repeats runs, both measured in this same process. Last line:
+    pool <N> exec/s (isolation <level>) | naive <M> exec/s | ratio <R>x
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from arcnb.executor import Executor
+from arcnb.tasks import load_tasks
+
+PURE = [
+    "def transform(grid):\n    k = {i}\n    return [row[::-1] for row in grid]\n",
+    "def transform(grid):\n    k = {i}\n    return [list(r) for r in zip(*grid)]\n",
+    "def transform(grid):\n    k = {i}\n    out = [row[:] for row in grid]\n"
+    "    for r in out:\n        for c in range(len(r)):\n            r[c] = (r[c] + 1) % 10\n"
+    "    return out\n",
+]
+NUMPY = [
+    "import numpy as np\ndef transform(grid):\n    k = {i}\n    return np.rot90(np.array(grid)).tolist()\n",
+    "import numpy as np\ndef transform(grid):\n    k = {i}\n    a = np.array(grid)\n"
+    "    return np.where(a == 0, 5, a)\n",
+    "import numpy as np\ndef transform(grid):\n    k = {i}\n    a = np.array(grid)\n"
+    "    return np.tile(a[:2, :2], (2, 2))\n",
+]
+
+NAIVE_RUNNER = """
+import json, sys
+code, grids = json.load(sys.stdin)
+ns = {}
+exec(compile(code, "<program>", "exec"), ns)
+out = []
+for g in grids:
+    try:
+        r = ns["transform"](g)
+        out.append(r.tolist() if hasattr(r, "tolist") else r)
+    except Exception as e:
+        out.append(repr(e))
+json.dump(out, sys.stdout)
+"""
+
+
+def make_batch(n: int) -> list[tuple[str, list]]:
+    """n unique programs, alternating pure-Python and numpy, each with 4 real ARC grids."""
+    tasks = load_tasks("arc-agi-1", "all_training")
+    batch = []
+    for i in range(n):
+        task = tasks[i % len(tasks)]
+        grids = [ex.input for ex in (task.train + task.test)][:4]
+        while len(grids) < 4:
+            grids.append(grids[0])
+        templates = NUMPY if i % 2 else PURE
+        batch.append((templates[(i // 2) % 3].format(i=i), grids))
+    return batch
+
+
+def run_pool(ex: Executor, batch: list) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    results = ex.run_many(batch)
+    dt = time.perf_counter() - t0
+    n_ok = sum(r.ok for rs in results for r in rs)
+    return sum(len(g) for _, g in batch) / dt, n_ok
+
+
+def run_naive(batch: list, workers: int) -> float:
+    """One interpreter per program, `workers` of them at a time (as many as the pool has)."""
+    env = {"PATH": os.environ.get("PATH", ""), "OPENBLAS_NUM_THREADS": "1"}
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        pending = list(batch)
+        running: list[subprocess.Popen] = []
+        while pending or running:
+            while pending and len(running) < workers:
+                code, grids = pending.pop()
+                p = subprocess.Popen(
+                    [sys.executable, "-c", NAIVE_RUNNER],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    cwd=tmp,
+                    env=env,
+                )
+                p.stdin.write(json.dumps([code, grids]).encode())
+                p.stdin.close()
+                running.append(p)
+            p = running.pop(0)
+            json.loads(p.stdout.read())
+            p.wait()
+    return sum(len(g) for _, g in batch) / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--programs", type=int, default=4000, help="programs in the pool's batch")
+    ap.add_argument("--baseline-programs", type=int, default=60, help="programs for the naive run")
+    ap.add_argument("--repeats", type=int, default=3, help="runs of each; medians are reported")
+    ap.add_argument("--workers", type=int, default=None, help="pool size (default: cores)")
+    args = ap.parse_args()
+
+    batch = make_batch(args.programs)
+    small = make_batch(args.baseline_programs)
+    with Executor(workers=args.workers) as ex:
+        ex.run_many(batch[:50])  # warm-up: workers started, caches hot
+        pool, naive = [], []
+        for rep in range(args.repeats):
+            rate, n_ok = run_pool(ex, batch)
+            assert n_ok == 4 * len(batch), f"only {n_ok} of {4 * len(batch)} executions succeeded"
+            pool.append(rate)
+            naive.append(run_naive(small, ex.n_workers))
+            print(f"run {rep + 1}: pool {pool[-1]:,.0f} exec/s, naive {naive[-1]:,.1f} exec/s")
+        level = ex.isolation["level"]
+    p, n = statistics.median(pool), statistics.median(naive)
+    print(f"workers {ex.n_workers}, programs {len(batch)} x 4 grids, baseline {len(small)} x 4")
+    print(f"pool {p:,.0f} exec/s (isolation {level}) | naive {n:,.1f} exec/s | ratio {p / n:,.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,334 @@
+"""The executor against hostile programs: each is contained, and the next program runs normally."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+
+import pytest
+
+from arcnb.executor import ExecResult, Executor
+
+GRIDS = [[[1, 2], [3, 4]], [[5, 6, 7]]]
+MIRROR = "def transform(grid):\n    return [row[::-1] for row in grid]\n"
+MIRRORED = [[[2, 1], [4, 3]], [[7, 6, 5]]]
+
+
+@pytest.fixture(scope="module")
+def ex():
+    with Executor(workers=2, timeout=0.5) as executor:
+        yield executor
+
+
+def assert_healthy(ex: Executor) -> None:
+    """After any hostile program, a normal one still gets the right answers."""
+    results = ex.run(MIRROR, GRIDS)
+    assert [r.status for r in results] == ["ok", "ok"]
+    assert [r.output for r in results] == MIRRORED
+
+
+def statuses(results: list[ExecResult]) -> list[str]:
+    return [r.status for r in results]
+
+
+def test_isolation_is_full_as_root(ex):
+    if os.geteuid() != 0:
+        pytest.skip("full isolation needs root; degraded mode is tested separately")
+    assert ex.isolation["level"] == "full"
+    assert ex.isolation["network"] == "netns"
+    assert ex.isolation["uid"] == "unprivileged"
+    assert ex.isolation["filesystem"] == "chroot"
+
+
+def test_plain_and_numpy_programs(ex):
+    assert [r.output for r in ex.run(MIRROR, GRIDS)] == MIRRORED
+    code = "import numpy as np\ndef transform(g):\n    return np.fliplr(np.array(g))\n"
+    results = ex.run(code, GRIDS)
+    assert [r.output for r in results] == MIRRORED  # numpy array converted to lists
+    code = "import numpy as np\ndef transform(g):\n    return [[np.int64(3)]]\n"
+    assert ex.run(code, GRIDS)[0].output == [[3]]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "    while True:\n        pass",
+        "    while True:\n        try:\n            pass\n        except BaseException:\n            pass",
+        "    import time\n    time.sleep(30)",
+    ],
+    ids=["infinite-loop", "swallowing-loop", "sleep"],
+)
+def test_timeouts_per_grid(ex, body):
+    code = f"def transform(grid):\n{body}\n"
+    results = ex.run(code, GRIDS)
+    assert statuses(results) == ["timeout", "timeout"]  # each grid still ran
+    assert all(0.4 < r.duration < 1.5 for r in results)
+    assert_healthy(ex)
+
+
+def test_timeout_on_one_grid_leaves_other_grids_running(ex):
+    code = (
+        "def transform(grid):\n"
+        "    if len(grid) == 2:\n        while True: pass\n"
+        "    return [row[::-1] for row in grid]\n"
+    )
+    results = ex.run(code, GRIDS)
+    assert statuses(results) == ["timeout", "ok"]
+    assert results[1].output == MIRRORED[1]
+
+
+def test_configurable_timeout(ex):
+    code = "import time\ndef transform(g):\n    time.sleep(0.3)\n    return g\n"
+    assert statuses(ex.run(code, GRIDS[:1], timeout=0.1)) == ["timeout"]
+    assert statuses(ex.run(code, GRIDS[:1], timeout=1.0)) == ["ok"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["    x = bytearray(4 * 1024**3)", "    import numpy as np\n    x = np.ones((30000, 30000))"],
+    ids=["bytearray", "numpy"],
+)
+def test_huge_allocation(ex, body):
+    results = ex.run(f"def transform(grid):\n{body}\n    return grid\n", GRIDS)
+    assert statuses(results) == ["memory", "memory"]
+    assert results[0].error_type == "MemoryError"
+    assert_healthy(ex)
+
+
+def test_fork_bomb(ex):
+    code = "import os\ndef transform(grid):\n    while True:\n        os.fork()\n"
+    results = ex.run(code, GRIDS)
+    assert statuses(results) == ["error", "error"]
+    assert results[0].error_type == "BlockingIOError"  # fork refused: RLIMIT_NPROC
+    assert_healthy(ex)
+
+
+def test_writing_a_file(ex, tmp_path):
+    os.chmod(tmp_path, 0o777)  # even a world-writable folder stays out of reach
+    target = tmp_path / "pwned.txt"
+    code = (
+        f"def transform(grid):\n    open({str(target)!r}, 'w').write('x' * 100)\n    return grid\n"
+    )
+    assert statuses(ex.run(code, GRIDS)) == ["error", "error"]
+    assert not target.exists()
+    code = "def transform(grid):\n    open('out.txt', 'w').write('x')\n    return grid\n"
+    assert statuses(ex.run(code, GRIDS)) == ["error", "error"]  # nor its working directory
+    assert_healthy(ex)
+
+
+def test_reading_files_outside_is_impossible(ex):
+    code = "def transform(grid):\n    open('/etc/passwd').read()\n    return grid\n"
+    results = ex.run(code, GRIDS)
+    assert statuses(results) == ["error", "error"]
+    assert results[0].error_type == "FileNotFoundError"
+
+
+def test_socket_to_loopback_is_refused(ex):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(2)
+    port = server.getsockname()[1]
+    accepted = []
+    t = threading.Thread(target=lambda: _accept(server, accepted), daemon=True)
+    t.start()
+    code = (
+        "import socket\ndef transform(grid):\n"
+        f"    s = socket.create_connection(('127.0.0.1', {port}), timeout=0.2)\n"
+        "    s.sendall(b'leak')\n    return grid\n"
+    )
+    results = ex.run(code, GRIDS)
+    t.join(3)
+    server.close()
+    assert statuses(results) == ["error", "error"]
+    assert "unreachable" in results[0].error  # no route at all inside the namespace
+    assert accepted == []
+    assert_healthy(ex)
+
+
+def _accept(server: socket.socket, accepted: list) -> None:
+    try:
+        accepted.append(server.accept())
+    except OSError:
+        pass
+
+
+def test_api_key_not_in_environment(ex, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-do-not-leak-0123456789")
+    code = (
+        "import os\ndef transform(grid):\n"
+        "    v = os.environ.get('OPENAI_API_KEY', '')\n"
+        "    try:\n        v += open('/proc/self/environ').read()\n"
+        "    except Exception:\n        pass\n"
+        "    return [[1 if 'sk-test' in v else 0]]\n"
+    )
+    ex2 = Executor(workers=1)  # a pool started after the key was set
+    try:
+        assert [r.output for r in ex2.run(code, GRIDS)] == [[[0]], [[0]]]
+    finally:
+        ex2.close()
+
+
+def test_parent_environ_unreadable(ex):
+    code = (
+        f"def transform(grid):\n    open('/proc/{os.getpid()}/environ').read()\n    return grid\n"
+    )
+    assert statuses(ex.run(code, GRIDS)) == ["error", "error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "error_type"),
+    [
+        ("    import sys\n    sys.exit(3)", "SystemExit"),
+        ("    import os\n    os._exit(3)", "Exit"),
+        ("    import ctypes\n    ctypes.string_at(0)", "Crash"),
+        ("    return transform(grid)", "RecursionError"),
+        ("    raise ValueError('nope')", "ValueError"),
+    ],
+    ids=["sys-exit", "os-exit", "segfault", "recursion", "exception"],
+)
+def test_exits_and_crashes(ex, body, error_type):
+    results = ex.run(f"def transform(grid):\n{body}\n", GRIDS)
+    assert statuses(results) == ["error", "error"]
+    assert {r.error_type for r in results} == {error_type}
+    assert_healthy(ex)
+
+
+def test_megabytes_printed(ex):
+    code = "def transform(grid):\n    print('x' * 20_000_000)\n    return grid\n"
+    results = ex.run(code, GRIDS)
+    assert statuses(results) == ["ok", "ok"]
+    assert results[0].output == GRIDS[0]
+
+
+@pytest.mark.parametrize(
+    ("ret", "why"),
+    [
+        ("[[1, 2], [3]]", "ragged"),
+        ("[]", "empty"),
+        ("[[True, False]]", "bool"),
+        ("[[10]]", "10"),
+        ("[[1.0]]", "float"),
+        ("((1, 2),)", "tuple"),
+        ("'grid'", "str"),
+        ("None", "NoneType"),
+        ("[[1] * 31]", "31 columns"),
+        ("[[1]] * 31", "31 rows"),
+        ("[[-1]]", "-1"),
+    ],
+)
+def test_non_grid_outputs(ex, ret, why):
+    results = ex.run(f"def transform(grid):\n    return {ret}\n", GRIDS)
+    assert statuses(results) == ["invalid", "invalid"]
+    assert why in results[0].error
+
+
+def test_huge_output_is_capped(ex):
+    code = "def transform(grid):\n    return [[1] * 10_000_000]\n"
+    results = ex.run(code, GRIDS)
+    assert statuses(results) == ["invalid", "invalid"]
+
+
+def test_monkeypatching_does_not_leak(ex):
+    hostile = (
+        "import builtins, numpy as np\n"
+        "builtins.len = lambda x: 0\n"
+        "np.array = None\n"
+        "import json\njson.dumps = None\n"
+        "def transform(grid):\n    return grid\n"
+    )
+    ex.run(hostile, GRIDS)
+    code = "import numpy as np\ndef transform(g):\n    return np.array(g)[:, ::-1].tolist()\n"
+    for _ in range(4):  # each worker has served the hostile program's neighbours
+        assert [r.output for r in ex.run(code, GRIDS)] == MIRRORED
+    assert_healthy(ex)
+
+
+def test_globals_do_not_leak_between_programs(ex):
+    ex.run("import math\nmath.pi = 3\ndef transform(g):\n    return g\n", GRIDS)
+    code = "import math\ndef transform(g):\n    return [[int(math.pi * 2)]]\n"
+    assert ex.run(code, GRIDS)[0].output == [[6]]
+
+
+def test_leftover_thread_or_process(ex):
+    code = (
+        "import threading, time\ndef transform(grid):\n"
+        "    threading.Thread(target=time.sleep, args=(60,), daemon=False).start()\n"
+        "    return grid\n"
+    )
+    results = ex.run(code, GRIDS)
+    assert statuses(results) == ["error", "error"]  # no thread may outlive the program
+    code = (
+        "import subprocess\ndef transform(grid):\n"
+        "    subprocess.Popen(['sleep', '60'])\n    return grid\n"
+    )
+    assert statuses(ex.run(code, GRIDS)) == ["error", "error"]
+    assert_healthy(ex)
+
+
+def test_syntax_error_and_missing_transform(ex):
+    results = ex.run("def transform(grid) return grid", GRIDS)
+    assert {r.error_type for r in results} == {"SyntaxError"}
+    results = ex.run("x = 1\n", GRIDS)
+    assert {r.error_type for r in results} == {"NameError"}
+
+
+def test_top_level_infinite_loop(ex):
+    results = ex.run("while True:\n    pass\ndef transform(g):\n    return g\n", GRIDS)
+    assert statuses(results) == ["timeout", "timeout"]
+    assert_healthy(ex)
+
+
+def test_worker_death_is_survived():
+    with Executor(workers=1) as ex1:
+        victim = ex1._all[0]
+        os.kill(victim.proc.pid, 9)
+        victim.proc.wait()
+        assert [r.output for r in ex1.run(MIRROR, GRIDS)] == MIRRORED  # retried on a new one
+        assert ex1.replaced_workers == 1
+
+
+def test_async_api_and_concurrency(ex):
+    async def go():
+        return await asyncio.gather(*(ex.arun(MIRROR, GRIDS) for _ in range(20)))
+
+    for results in asyncio.run(go()):
+        assert [r.output for r in results] == MIRRORED
+
+
+def test_run_many_keeps_order(ex):
+    programs = [(f"def transform(g):\n    return [[{i % 10}]]\n", GRIDS[:1]) for i in range(50)]
+    results = ex.run_many(programs)
+    assert [r[0].output for r in results] == [[[i % 10]] for i in range(50)]
+
+
+def test_degraded_isolation_warns_once_and_records_level():
+    """A pool without CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_SETUID (a typical container) degrades:
+    it falls back to a user namespace for the network, warns once, and says what is missing."""
+    import shutil
+    import subprocess
+    import sys
+
+    script = (
+        "import warnings\n"
+        "from arcnb.executor import Executor\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    with Executor(workers=2) as e:\n"
+        "        r = e.run('def transform(g):\\n    return g\\n', [[[1]]])\n"
+        "        print(e.isolation['level'], e.isolation['network'], e.isolation['uid'],\n"
+        "              r[0].status, len([x for x in w if 'reduced isolation' in str(x.message)]))\n"
+    )
+    cmd = [sys.executable, "-c", script]
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("setpriv (util-linux) is needed to drop root's capabilities")
+        drop = "-sys_admin,-sys_chroot,-setuid,-setgid"
+        cmd = ["setpriv", "--bounding-set", drop, *cmd]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    level, network, uid, status, n_warnings = out.stdout.split()
+    assert (level, uid, status, n_warnings) == ("partial", "same-as-worker", "ok", "1")
+    assert network in ("userns+netns", "seccomp")
