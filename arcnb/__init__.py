@@ -1,3 +1,39 @@
-"""arcnb: program-synthesis evaluation of language models on ARC-AGI."""
+"""arcnb: program-synthesis evaluation of language models on ARC-AGI, Jupyter first."""
+
+from arcnb.errors import ArcnbError, ExecutorError, InputError
+from arcnb.executor import ExecResult, Executor
+from arcnb.extract import extract_code
+from arcnb.prompts import build_messages, build_refinement_message, encode_grid
+from arcnb.scoring import ExampleScore, ProgramScore, score_example, score_examples
+from arcnb.tasks import DATASETS, Example, Task, TaskSet, list_subsets, load_task, load_tasks
+from arcnb.transduction import detect_transduction
+from arcnb.voting import METHODS, TaskVote, vote_task
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "DATASETS",
+    "METHODS",
+    "ArcnbError",
+    "Example",
+    "ExampleScore",
+    "ExecResult",
+    "Executor",
+    "ExecutorError",
+    "InputError",
+    "ProgramScore",
+    "Task",
+    "TaskSet",
+    "TaskVote",
+    "build_messages",
+    "build_refinement_message",
+    "detect_transduction",
+    "encode_grid",
+    "extract_code",
+    "list_subsets",
+    "load_task",
+    "load_tasks",
+    "score_example",
+    "score_examples",
+    "vote_task",
+]

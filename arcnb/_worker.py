@@ -35,17 +35,25 @@ CLONE_NEWNET = 0x40000000
 CLONE_NEWUSER = 0x10000000
 PR_SET_PDEATHSIG = 1
 
-# Modules a program may import: loaded here, before any fork, because the child cannot load
-# anything from disk (it is chrooted into an empty directory and runs as another uid).
+# Modules loaded before any fork, so that a program imports them for free. Every module loaded
+# here makes each fork slower (numpy.random alone doubles its cost), so the heavier ones are
+# only preloaded when the child cannot import them itself, i.e. when the worker could not
+# mount the Python library folders read-only inside the child's empty root.
 PRELOAD = [
-    "numpy", "numpy.linalg", "numpy.fft", "numpy.random", "numpy.ma", "numpy.polynomial",
-    "numpy.lib.stride_tricks", "numpy.typing", "collections", "collections.abc", "itertools",
-    "functools", "math", "cmath", "copy", "heapq", "bisect", "re", "operator", "typing",
-    "dataclasses", "statistics", "random", "string", "fractions", "decimal", "array", "enum",
-    "abc", "queue", "struct", "traceback", "warnings", "json", "types", "numbers", "pprint",
-    "textwrap", "unicodedata", "contextlib", "weakref", "inspect", "time", "datetime", "socket", "encodings.idna",
+    "numpy", "numpy.linalg", "numpy.lib.stride_tricks", "collections", "collections.abc",
+    "itertools", "functools", "math", "copy", "heapq", "bisect", "re", "operator", "typing",
+    "dataclasses", "string", "enum", "abc", "json", "types", "numbers", "contextlib", "time",
+    "socket", "encodings.idna", "traceback",
 ]  # fmt: skip
-OPTIONAL_PRELOAD = ["scipy", "scipy.ndimage", "scipy.signal", "scipy.spatial", "scipy.stats"]
+HEAVY_PRELOAD = [
+    "numpy.fft", "numpy.random", "numpy.ma", "numpy.polynomial", "numpy.typing", "cmath",
+    "statistics", "random", "fractions", "decimal", "array", "queue", "struct", "warnings",
+    "pprint", "textwrap", "unicodedata", "weakref", "inspect", "datetime",
+]  # fmt: skip
+CLONE_NEWNS = 0x00020000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
+    1, 2, 4, 32, 4096, 16384, 1 << 18,
+)  # fmt: skip
 
 
 def validate_grid(value: object, np: object = None) -> tuple[list[list[int]] | None, str | None]:
@@ -131,20 +139,21 @@ class Worker:
     def __init__(self, config: dict) -> None:
         self.memory_bytes = int(config.get("memory_mb", 512)) * 1024 * 1024
         self.libc = _libc()
-        self.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the pool's process
+        # No PR_SET_PDEATHSIG here: it fires when the *thread* that started us ends, and the
+        # pool starts replacement workers from short-lived threads. The worker ends instead
+        # when its stdin closes, i.e. when the pool's process is gone.
         import numpy
 
         self.np = numpy
         for name in PRELOAD:
             __import__(name)
-        for name in OPTIONAL_PRELOAD:
-            try:
-                __import__(name)
-            except Exception:
-                pass
         self.network = _isolate_network(self.libc)
         self.jail = tempfile.mkdtemp(prefix="arcnb-jail-")
-        os.chmod(self.jail, 0o555)  # empty, and read-only for the program's uid
+        self.libraries = self._mount_libraries()
+        if not self.libraries:
+            for name in HEAVY_PRELOAD:
+                __import__(name)
+        os.chmod(self.jail, 0o555)  # read-only for the program's uid
         # A uid unique to this worker: RLIMIT_NPROC binds it, and a program's kill(-1) can only
         # reach its own processes, never another worker's child.
         uid = 200000 + os.getpid()
@@ -157,13 +166,52 @@ class Worker:
         # the program gets memory_mb on top of it.
         with open("/proc/self/statm") as f:
             self.base_vm = int(f.read().split()[0]) * resource.getpagesize()
+        self.unreaped: list[int] = []  # children killed whose exit is not yet collected
         self.isolation = {
             "network": self.network,
             "uid": "unprivileged" if self.uid is not None else "same-as-worker",
             "filesystem": "chroot" if self.jail else "none",
+            "libraries": "read-only mount" if self.libraries else "preloaded only",
             "limits": ["address-space", "cpu", "file-size-0", "nproc", "core-0"],
             "memory_mb": self.memory_bytes // (1024 * 1024),
         }
+
+    def _mount_libraries(self) -> bool:
+        """Bind-mount the Python library folders read-only inside the jail, in a mount
+        namespace of this worker's own, so programs can import any installed module lazily
+        while seeing nothing else of the filesystem. False when mounts are not permitted."""
+        if self.libc.unshare(CLONE_NEWNS) != 0:
+            return False
+        mount = self.libc.mount
+        if mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+            return False
+        # Only library folders under the interpreter's prefixes: never the project folder an
+        # editable install puts on sys.path (it may hold a .env with API keys).
+        libs = {os.path.realpath(os.path.join(p, "lib")) for p in (sys.prefix, sys.base_prefix)}
+        dirs = sorted(
+            {
+                os.path.realpath(p)
+                for p in sys.path
+                if p
+                and os.path.isdir(p)
+                and any(os.path.realpath(p).startswith(lib + os.sep) for lib in libs)
+            }
+        )
+        dirs = [d for d in dirs if not any(d.startswith(o + os.sep) for o in dirs if o != d)]
+        flags = MS_BIND | MS_REC
+        ro = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
+        for d in dirs:
+            target = (self.jail + d).encode()
+            os.makedirs(target, exist_ok=True)
+            if mount(d.encode(), target, None, flags, None) or mount(None, target, None, ro, None):
+                return False
+        return True
+
+    def reap(self) -> None:
+        """Collect the children killed since the last reply (SIGKILLed, so this is quick)."""
+        for pid in self.unreaped:
+            os.waitpid(pid, 0)
+        self.unreaped.clear()
 
     def _probe(self, uid: int) -> tuple[bool, bool]:
         """Find out in a throwaway child whether chroot and switching uid are permitted here
@@ -314,8 +362,12 @@ class Worker:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        if start + len(out) >= len(grids) or killed:
+            # Every grid is answered: reap after the reply is sent (tearing down a forked
+            # address space takes about a millisecond, off the critical path that way).
+            self.unreaped.append(pid)
+        else:  # the child died without answering this grid: its exit status says why
             _, status = os.waitpid(pid, 0)
-        if start + len(out) < len(grids) and not killed:  # died without answering this grid
             r = _death(status)
             r["duration"] = time.perf_counter() - t_grid
             out.append(r)
@@ -379,6 +431,7 @@ def main() -> None:
             reply = {"error": f"{type(exc).__name__}: {exc}"}
         stdout.write((json.dumps(reply) + "\n").encode())
         stdout.flush()
+        worker.reap()
 
 
 if __name__ == "__main__":

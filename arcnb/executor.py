@@ -14,16 +14,18 @@ of lists of ints 0-9, at most 30x30.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 import os
-import queue
 import select
+import shutil
 import subprocess
 import sys
 import threading
 import time
 import warnings
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
@@ -85,11 +87,26 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
-class _Worker:
-    """The pool's handle on one worker process."""
+@dataclass
+class _Job:
+    payload: bytes
+    n_grids: int
+    timeout: float
+    future: Future
+    tries: int = 0
 
-    def __init__(self, memory_mb: int) -> None:
-        cfg = json.dumps({"memory_mb": memory_mb})
+
+class _Worker:
+    """The pool's handle on one worker process.
+
+    Jobs are pipelined: up to `depth` requests sit in the worker's stdin, so it starts the next
+    program the moment it replies to the previous one. A reader thread resolves the jobs' futures
+    in order and enforces each job's deadline, which starts when the job reaches the head.
+    """
+
+    def __init__(self, pool: Executor) -> None:
+        self.pool = pool
+        cfg = json.dumps({"memory_mb": pool.memory_mb})
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-B", str(WORKER_SCRIPT), cfg],
             stdin=subprocess.PIPE,
@@ -103,6 +120,8 @@ class _Worker:
         self.buf = b""
         self.isolation: dict[str, Any] = {}
         self.jail: str | None = None
+        self.jobs: collections.deque[_Job] = collections.deque()
+        self.dead = False
 
     def wait_ready(self) -> None:
         msg = self._read_line(time.monotonic() + _START_TIMEOUT_S)
@@ -110,11 +129,47 @@ class _Worker:
             raise ExecutorError(f"worker failed to start: {msg}")
         self.isolation = msg["isolation"]
         self.jail = msg.get("jail")
+        threading.Thread(target=self._reader, name="arcnb-exec-reader", daemon=True).start()
 
-    def request(self, payload: bytes, deadline: float) -> dict:
-        self.proc.stdin.write(payload)
+    def submit(self, job: _Job) -> None:
+        """Queue a job (the pool holds its lock). Raises OSError when the worker is gone."""
+        self.jobs.append(job)
+        self.proc.stdin.write(job.payload)
         self.proc.stdin.flush()
-        return self._read_line(deadline)
+
+    def _reader(self) -> None:
+        started: float | None = None  # when the job at the head began to run
+        while not self.dead:
+            with self.pool._lock:
+                job = self.jobs[0] if self.jobs else None
+            if job is None:  # idle: only watch for the worker's death
+                started = None
+                if select.select([self.fd], [], [], 0.05)[0] and not self.dead:
+                    chunk = os.read(self.fd, 1 << 20)
+                    if not chunk:
+                        self.pool._worker_failed(self, EOFError("worker exited"))
+                        return
+                    self.buf += chunk
+                continue
+            if started is None:
+                started = time.monotonic()
+            try:
+                msg = self._read_line(started + job.n_grids * job.timeout + _SLACK_S)
+            except (TimeoutError, EOFError, OSError, ValueError) as exc:
+                if not self.dead:
+                    self.pool._worker_failed(self, exc)
+                return
+            started = time.monotonic()  # the next queued job starts now
+            with self.pool._idle:
+                self.jobs.popleft()
+                if self in self.pool._load:
+                    self.pool._load[self] = len(self.jobs)
+                self.pool._idle.notify()
+            results = msg.get("results")
+            if isinstance(results, list) and len(results) == job.n_grids:
+                job.future.set_result([_checked(r) for r in results])
+            else:
+                job.future.set_exception(ExecutorError(f"worker error: {msg.get('error', msg)}"))
 
     def _read_line(self, deadline: float) -> dict:
         while b"\n" not in self.buf:
@@ -129,27 +184,25 @@ class _Worker:
         return json.loads(line)
 
     def kill(self) -> None:
+        self.dead = True
         try:
             os.killpg(self.proc.pid, 9)
         except (ProcessLookupError, PermissionError):
             pass
-        for stream in (self.proc.stdin, self.proc.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
         self.proc.wait()
-        if self.jail:  # the worker was SIGKILLed and could not remove its empty jail itself
-            try:
-                os.rmdir(self.jail)
-            except OSError:
-                pass
+        if self.jail:  # the worker was SIGKILLed and could not remove its jail itself
+            shutil.rmtree(self.jail, ignore_errors=True)  # its mounts died with its namespace
 
 
 class Executor:
     """A pool of warm, hardened workers that run `transform(grid)` programs.
 
-    Usable as a context manager; workers start on first use and stop on `close()`.
+    Usable as a context manager; workers start on first use and stop on `close()`. Thread-safe;
+    `run` blocks, `arun` awaits without blocking the event loop, `run_many` runs a batch.
 
     Args:
         workers: Worker processes (default: one per core).
@@ -157,6 +210,7 @@ class Executor:
         memory_mb: Address space a program may map on top of the worker's own, in MB.
         require_isolation: Raise ExecutorError instead of degrading when a sandboxing
             mechanism (network namespace or seccomp, unprivileged uid, chroot) is unavailable.
+        depth: Requests queued per worker (2 keeps every worker busy between replies).
     """
 
     def __init__(
@@ -165,6 +219,7 @@ class Executor:
         timeout: float = 0.5,
         memory_mb: int = 512,
         require_isolation: bool = False,
+        depth: int = 2,
     ) -> None:
         if timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
@@ -172,9 +227,10 @@ class Executor:
         self.timeout = timeout
         self.memory_mb = memory_mb
         self.require_isolation = require_isolation
-        self._idle: queue.Queue[_Worker] = queue.Queue()
-        self._all: list[_Worker] = []
+        self.depth = max(1, depth)
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._load: dict[_Worker, int] = {}  # worker -> jobs queued in it
         self._started = False
         self._closed = False
         self.isolation: dict[str, Any] = {}
@@ -188,12 +244,15 @@ class Executor:
                 raise ExecutorError("executor is closed")
             if self._started:
                 return self
-            new = [_Worker(self.memory_mb) for _ in range(self.n_workers)]
-            for w in new:
-                w.wait_ready()
-            self._all.extend(new)
-            for w in new:
-                self._idle.put(w)
+            new = [_Worker(self) for _ in range(self.n_workers)]
+            try:
+                for w in new:
+                    w.wait_ready()
+            except BaseException:
+                for w in new:
+                    w.kill()
+                raise
+            self._load = {w: 0 for w in new}
             self.isolation = self._summarise(new[0].isolation)
             self._started = True
         return self
@@ -203,9 +262,9 @@ class Executor:
         if iso.get("network") == "none":
             missing.append("network isolation (no namespace, no seccomp)")
         if iso.get("uid") != "unprivileged":
-            missing.append("unprivileged uid (not running as root)")
+            missing.append("unprivileged uid (needs root or CAP_SETUID)")
         if iso.get("filesystem") != "chroot":
-            missing.append("filesystem jail (chroot needs root)")
+            missing.append("filesystem jail (chroot needs root or CAP_SYS_CHROOT)")
         level = "full" if not missing else "partial"
         summary = {"level": level, **iso, "missing": missing}
         if missing:
@@ -220,9 +279,13 @@ class Executor:
         """Stop every worker. Safe to call twice."""
         with self._lock:
             self._closed = True
-            for w in self._all:
-                w.kill()
-            self._all.clear()
+            workers = list(self._load)
+            self._load.clear()
+        for w in workers:
+            w.kill()
+            for job in w.jobs:
+                if not job.future.done():
+                    job.future.set_exception(ExecutorError("executor closed"))
 
     def __enter__(self) -> Executor:
         return self.start()
@@ -239,6 +302,33 @@ class Executor:
             pass
 
     # ---- running ---------------------------------------------------------------------
+    def submit(self, code: str, grids: list[Grid], timeout: float | None = None) -> Future:
+        """Queue a program; returns a concurrent.futures.Future of its list of ExecResult."""
+        self.start()
+        timeout = timeout or self.timeout
+        payload = (json.dumps({"code": code, "grids": grids, "timeout": timeout}) + "\n").encode()
+        job = _Job(payload, len(grids), timeout, Future())
+        if not grids:
+            job.future.set_result([])
+            return job.future
+        self._dispatch(job)
+        return job.future
+
+    def _dispatch(self, job: _Job) -> None:
+        with self._idle:
+            while True:
+                if self._closed:
+                    raise ExecutorError("executor is closed")
+                worker = min(self._load, key=self._load.get, default=None)
+                if worker is not None and self._load[worker] < self.depth:
+                    break
+                self._idle.wait()
+            self._load[worker] += 1
+            try:
+                worker.submit(job)
+            except (OSError, ValueError):  # it died; its reader hands its jobs over, this one too
+                pass
+
     def run(self, code: str, grids: list[Grid], timeout: float | None = None) -> list[ExecResult]:
         """Run `code`'s transform on each grid, in a fresh sandboxed child.
 
@@ -250,72 +340,56 @@ class Executor:
         Returns:
             One ExecResult per grid, in order.
         """
-        if not grids:
-            return []
-        self.start()
-        timeout = timeout or self.timeout
-        payload = (json.dumps({"code": code, "grids": grids, "timeout": timeout}) + "\n").encode()
-        deadline_s = len(grids) * timeout + _SLACK_S
-        for attempt in range(2):
-            worker = self._idle.get()
-            try:
-                reply = worker.request(payload, time.monotonic() + deadline_s)
-            except (TimeoutError, EOFError, OSError, ValueError) as exc:
-                self._replace(worker, exc)
-                if attempt == 0 and not isinstance(exc, TimeoutError):
-                    continue  # a worker that died is retried once on a fresh one
-                status = "timeout" if isinstance(exc, TimeoutError) else "error"
-                return [ExecResult(status, None, "WorkerFailure", str(exc))] * len(grids)
-            self._idle.put(worker)
-            if "results" not in reply or len(reply["results"]) != len(grids):
-                raise ExecutorError(f"worker error: {reply.get('error', reply)}")
-            return [_checked(r) for r in reply["results"]]
-        raise AssertionError("unreachable")
+        return self.submit(code, grids, timeout).result()
 
     async def arun(
         self, code: str, grids: list[Grid], timeout: float | None = None
     ) -> list[ExecResult]:
-        """Async twin of `run`: the blocking pipe I/O runs off the event loop."""
-        return await asyncio.to_thread(self.run, code, grids, timeout)
+        """Async twin of `run`: awaits the result without blocking the event loop."""
+        return await asyncio.wrap_future(self.submit(code, grids, timeout))
 
     def run_many(
         self, programs: list[tuple[str, list[Grid]]], timeout: float | None = None
     ) -> list[list[ExecResult]]:
-        """Run many programs over every worker at once; results in input order."""
-        self.start()
-        out: list[list[ExecResult] | None] = [None] * len(programs)
-        it = iter(enumerate(programs))
-        it_lock = threading.Lock()
+        """Run many (code, grids) programs over every worker at once; results in input order."""
+        futures = [self.submit(code, grids, timeout) for code, grids in programs]
+        return [f.result() for f in futures]
 
-        def drain() -> None:
-            while True:
-                with it_lock:
-                    item = next(it, None)
-                if item is None:
-                    return
-                i, (code, grids) = item
-                out[i] = self.run(code, grids, timeout)
-
-        threads = [threading.Thread(target=drain) for _ in range(self.n_workers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        return out  # type: ignore[return-value]
-
-    def _replace(self, worker: _Worker, why: BaseException) -> None:
+    def _worker_failed(self, worker: _Worker, why: BaseException) -> None:
+        """Replace a dead or stuck worker; fail its head job, hand the others to the pool."""
         logger.warning("replacing executor worker %s: %s", worker.proc.pid, why)
         worker.kill()
         with self._lock:
-            if worker in self._all:
-                self._all.remove(worker)
-            if self._closed:
+            self._load.pop(worker, None)
+            jobs = list(worker.jobs)
+            worker.jobs.clear()
+            closed = self._closed
+        if not closed:
+            fresh = _Worker(self)
+            try:
+                fresh.wait_ready()
+            except Exception as exc:  # cannot start: fail what is left
+                fresh.kill()
+                for job in jobs:
+                    job.future.set_exception(ExecutorError(f"worker could not restart: {exc}"))
                 return
-            fresh = _Worker(self.memory_mb)
-            self._all.append(fresh)
-        fresh.wait_ready()
-        self.replaced_workers += 1
-        self._idle.put(fresh)
+            with self._idle:
+                self._load[fresh] = 0
+                self.replaced_workers += 1
+                self._idle.notify_all()
+        if jobs and isinstance(why, TimeoutError):  # the head job hung the worker
+            head = jobs.pop(0)
+            msg = f"worker missed its deadline: {why}"
+            head.future.set_result(
+                [ExecResult("timeout", None, "WorkerFailure", msg)] * head.n_grids
+            )
+        for job in jobs:
+            job.tries += 1
+            if closed or job.tries > 1:  # a program that kills two workers gets an error
+                res = ExecResult("error", None, "WorkerFailure", f"worker died: {why}")
+                job.future.set_result([res] * job.n_grids)
+            else:
+                self._dispatch(job)
 
 
 def _checked(r: dict) -> ExecResult:

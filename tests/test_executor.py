@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -118,11 +119,24 @@ def test_writing_a_file(ex, tmp_path):
     assert_healthy(ex)
 
 
-def test_reading_files_outside_is_impossible(ex):
-    code = "def transform(grid):\n    open('/etc/passwd').read()\n    return grid\n"
+@pytest.mark.parametrize("path", ["/etc/passwd", str(Path(__file__).resolve())])
+def test_reading_files_outside_is_impossible(ex, path):
+    """Neither system files nor the project folder (where a .env may live) are visible."""
+    code = f"def transform(grid):\n    open({path!r}).read()\n    return grid\n"
     results = ex.run(code, GRIDS)
     assert statuses(results) == ["error", "error"]
     assert results[0].error_type == "FileNotFoundError"
+
+
+def test_lazy_imports_of_installed_modules(ex):
+    """Modules not preloaded still import, from read-only library folders."""
+    code = (
+        "import numpy as np, fractions, statistics\n"
+        "def transform(grid):\n"
+        "    r = np.random.RandomState(0).randint(0, 10, (2, 2))\n"
+        "    return (r * 0 + int(statistics.mean([1, 3]))).tolist()\n"
+    )
+    assert [r.output for r in ex.run(code, GRIDS)] == [[[2, 2], [2, 2]]] * 2
 
 
 def test_socket_to_loopback_is_refused(ex):
@@ -283,11 +297,26 @@ def test_top_level_infinite_loop(ex):
 
 def test_worker_death_is_survived():
     with Executor(workers=1) as ex1:
-        victim = ex1._all[0]
+        victim = next(iter(ex1._load))
         os.kill(victim.proc.pid, 9)
         victim.proc.wait()
         assert [r.output for r in ex1.run(MIRROR, GRIDS)] == MIRRORED  # retried on a new one
         assert ex1.replaced_workers == 1
+
+
+@pytest.mark.slow
+def test_stuck_worker_is_replaced():
+    """A worker that stops answering (here: SIGSTOP) misses its deadline and is replaced."""
+    import signal
+
+    with Executor(workers=1, timeout=0.2) as ex1:
+        victim = next(iter(ex1._load))
+        os.kill(victim.proc.pid, signal.SIGSTOP)
+        results = ex1.run(MIRROR, GRIDS)
+        assert statuses(results) == ["timeout", "timeout"]
+        assert results[0].error_type == "WorkerFailure"
+        assert ex1.replaced_workers == 1
+        assert [r.output for r in ex1.run(MIRROR, GRIDS)] == MIRRORED
 
 
 def test_async_api_and_concurrency(ex):
