@@ -3,7 +3,11 @@
 from arcnb.errors import ArcnbError, ExecutorError, InputError
 from arcnb.executor import ExecResult, Executor
 from arcnb.extract import extract_code
+from arcnb.llm import LLMClient, LLMResponse
+from arcnb.logs import read_attempts, read_summary
+from arcnb.metrics import aggregate, pass_at_k, summarize
 from arcnb.prompts import build_messages, build_refinement_message, encode_grid
+from arcnb.runner import EvalResult, RunConfig, RunResult, run_eval, run_eval_async
 from arcnb.scoring import ExampleScore, ProgramScore, score_example, score_examples
 from arcnb.tasks import DATASETS, Example, Task, TaskSet, list_subsets, load_task, load_tasks
 from arcnb.transduction import detect_transduction
@@ -19,12 +23,18 @@ __all__ = [
     "ExampleScore",
     "ExecResult",
     "Executor",
+    "EvalResult",
     "ExecutorError",
     "InputError",
+    "LLMClient",
+    "LLMResponse",
     "ProgramScore",
+    "RunConfig",
+    "RunResult",
     "Task",
     "TaskSet",
     "TaskVote",
+    "aggregate",
     "build_messages",
     "build_refinement_message",
     "detect_transduction",
@@ -33,7 +43,13 @@ __all__ = [
     "list_subsets",
     "load_task",
     "load_tasks",
+    "pass_at_k",
+    "read_attempts",
+    "read_summary",
+    "run_eval",
+    "run_eval_async",
     "score_example",
     "score_examples",
+    "summarize",
     "vote_task",
 ]

@@ -35,6 +35,8 @@ GridKey = tuple[tuple[int, ...], ...]
 
 def _as_cell(value: Any) -> int | None:
     """Return ``value`` as an int colour, or None when it is not one."""
+    if type(value) is int:  # the common case, and far cheaper than the ABC check below
+        return value
     if isinstance(value, bool):
         # True/False compare equal to 1/0 but are not colours; a program returning a
         # boolean mask has not produced a grid.
@@ -77,6 +79,9 @@ def as_grid(value: Any) -> Grid | None:
             width = len(row)
         elif len(row) != width:
             return None
+        if type(row) is list and all(type(cell) is int for cell in row):
+            grid.append(row[:])  # the common case: plain ints, no per-cell conversion
+            continue
         cells = [_as_cell(cell) for cell in row]
         if any(cell is None for cell in cells):
             return None

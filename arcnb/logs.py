@@ -1,0 +1,503 @@
+"""A run directory: the files one evaluation run writes, and how to read them back.
+
+Layout of ``<logs_dir>/<UTC timestamp>_<model>_<dataset>_<subset>/``:
+
+* ``config.json``: the run's configuration, written once at the start (never a secret).
+* ``attempts.jsonl``: one JSON object per finished attempt turn (schema `SCHEMA_VERSION`),
+  appended as each turn ends. It is the source of truth: everything below
+  can be recomputed from it, which is what makes resume and ``arcnb stats`` simple.
+* ``tasks/<task_id>.json``: a task's votes, written when its attempts are all in.
+* ``summary.json``: the run's metrics (see `arcnb.metrics.summarize`), written at the end.
+* ``programs.parquet``: one row per attempt's latest-turn program, for datasets.
+
+Crash safety: JSON files are replaced atomically (temporary file + ``os.replace``), so a
+reader sees the old or the new file, never half of one. ``attempts.jsonl`` is only ever
+appended to, one ``write`` per line (fsynced at most a second later); a ``kill -9`` can at worst leave
+a torn final line, which `read_attempts` ignores and `RunWriter` cuts off before it
+appends again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from arcnb.errors import ArcnbError, InputError
+from arcnb.scoring import Grid, as_grid
+
+__all__ = [
+    "ATTEMPTS_FILE",
+    "CONFIG_FILE",
+    "PROGRAMS_FILE",
+    "PROGRAMS_SCHEMA",
+    "SCHEMA_VERSION",
+    "SUMMARY_FILE",
+    "TASKS_DIR",
+    "RunWriter",
+    "SecretLeakError",
+    "done_keys",
+    "latest_turns",
+    "list_runs",
+    "program_rows",
+    "read_attempts",
+    "read_config",
+    "read_programs",
+    "read_summary",
+    "read_task",
+    "run_dir_name",
+]
+
+logger = logging.getLogger("arcnb")
+
+SCHEMA_VERSION = 1
+"""Version of the attempt record layout in ``attempts.jsonl`` (the ``schema`` field)."""
+
+CONFIG_FILE = "config.json"
+ATTEMPTS_FILE = "attempts.jsonl"
+TASKS_DIR = "tasks"
+SUMMARY_FILE = "summary.json"
+PROGRAMS_FILE = "programs.parquet"
+
+MIN_SECRET_LENGTH = 8
+FSYNC_INTERVAL_S = 1.0  # attempts.jsonl reaches the disk at most this long after a write
+"""Registered secrets shorter than this are ignored: placeholders such as ``EMPTY`` or
+``none`` (local servers) are not secrets and would match ordinary text."""
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_INT64 = (-(2**63), 2**63 - 1)
+
+_GRID = pa.list_(pa.list_(pa.int64()))
+PROGRAMS_SCHEMA = pa.schema(
+    [
+        ("task_id", pa.string()),
+        ("attempt", pa.int64()),
+        ("turn", pa.int64()),
+        ("model", pa.string()),
+        ("code", pa.string()),
+        ("reasoning", pa.string()),
+        ("predicted_train_output", pa.list_(_GRID)),
+        ("correct_train_input", pa.list_(pa.bool_())),
+        ("predicted_test_output", pa.list_(_GRID)),
+        ("correct_test_input", pa.list_(pa.bool_())),
+        ("train_accuracy", pa.float64()),
+        ("transductive", pa.bool_()),
+    ],
+    metadata={"arcnb_schema": str(SCHEMA_VERSION)},
+)
+"""Columns of ``programs.parquet``. A grid is ``list<list<int64>>``; a failed or invalid
+prediction is null."""
+
+
+class SecretLeakError(ArcnbError):
+    """`RunWriter` was asked to write text containing a registered secret (an API key)."""
+
+
+def _safe_part(text: str) -> str:
+    """Return ``text`` with every run of filename-unsafe characters replaced by ``-``."""
+    return _UNSAFE.sub("-", str(text)).strip("-.") or "none"
+
+
+def run_dir_name(model: str, dataset: str, subset: str, now: datetime | None = None) -> str:
+    """Return the directory name of a new run, e.g. ``20261126T070000Z_gpt-4.1_arc-agi-1_x``.
+
+    Args:
+        model: Model id; ``/``, spaces and other unsafe characters become ``-``.
+        dataset: Dataset name (sanitised the same way).
+        subset: Subset name (sanitised the same way).
+        now: Start time; the current time when omitted. A naive datetime is taken as UTC.
+
+    Returns:
+        ``<YYYYmmddTHHMMSSZ>_<model>_<dataset>_<subset>``; names sort chronologically.
+    """
+    now = datetime.now(UTC) if now is None else now
+    now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+    parts = (_safe_part(model), _safe_part(dataset), _safe_part(subset))
+    return f"{now:%Y%m%dT%H%M%SZ}_" + "_".join(parts)
+
+
+def _json_default(value: Any) -> Any:
+    """Serialise numpy scalars and arrays (``item``/``tolist``) and paths."""
+    if isinstance(value, Path):
+        return str(value)
+    for method in ("tolist", "item"):
+        if hasattr(value, method):
+            return getattr(value, method)()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _dumps(value: Any, indent: int | None = None) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=indent, default=_json_default)
+
+
+def _check_task_id(task_id: str) -> str:
+    if not isinstance(task_id, str) or not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", task_id):
+        raise InputError(f"task id {task_id!r} cannot be used as a file name")
+    return task_id
+
+
+def _atomic_write(path: Path, text: str, sync: bool = True) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new, never half.
+
+    ``sync=False`` skips the fsync: the file still survives a killed process (the kernel
+    holds it), just not a power cut; used for files that can be recomputed.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            if sync:
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class RunWriter:
+    """Writes one run directory; refuses to write any registered secret.
+
+    Args:
+        run_dir: The run's directory; created (with ``tasks/``) if missing. An existing
+            one is resumed: new attempt records are appended after the old ones.
+        secrets: Strings that must never reach disk (API keys). Every line and file is
+            checked with a substring test before it is written; shorter than
+            `MIN_SECRET_LENGTH` characters are ignored (placeholders, not secrets).
+
+    Raises:
+        SecretLeakError: From any write method, when the text contains a secret. Nothing
+            is written then.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike[str], secrets: Iterable[str] = ()) -> None:
+        self.run_dir = Path(run_dir)
+        self._needles: list[str] = []
+        for secret in secrets:
+            self.add_secret(secret)
+        (self.run_dir / TASKS_DIR).mkdir(parents=True, exist_ok=True)
+        self._append_fd: int | None = None
+        self._last_sync = time.monotonic()
+        self._repair_attempts()
+
+    def __repr__(self) -> str:
+        return f"RunWriter({str(self.run_dir)!r})"
+
+    @property
+    def attempts_path(self) -> Path:
+        """Path of ``attempts.jsonl``."""
+        return self.run_dir / ATTEMPTS_FILE
+
+    def add_secret(self, secret: str | None) -> None:
+        """Register one more string that must never be written (ignored if too short)."""
+        if not secret or len(secret) < MIN_SECRET_LENGTH:
+            return
+        # The raw text, and the form json.dumps gives it when it holds quotes, backslashes
+        # or control characters.
+        for needle in (secret, json.dumps(secret, ensure_ascii=False)[1:-1]):
+            if needle not in self._needles:
+                self._needles.append(needle)
+
+    def _check(self, text: str, where: str) -> None:
+        if any(needle in text for needle in self._needles):
+            # Never repeat the secret in the message: it would land in logs and tracebacks.
+            raise SecretLeakError(f"refusing to write {where}: it contains a registered secret")
+
+    def _repair_attempts(self) -> None:
+        """Cut a torn final line left by a killed writer, so that appends start clean."""
+        path = self.attempts_path
+        if not path.exists():
+            return
+        data = path.read_bytes()
+        if not data or data.endswith(b"\n"):
+            return
+        start = data.rfind(b"\n") + 1
+        tail = data[start:]
+        with open(path, "r+b") as handle:
+            if _parse_line(tail) is not None:
+                handle.seek(0, os.SEEK_END)  # a whole record that only lacks its newline
+                handle.write(b"\n")
+            else:
+                logger.warning("%s: dropping a torn final line (%d bytes)", path, len(tail))
+                handle.truncate(start)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def write_config(self, config: Mapping[str, Any]) -> Path:
+        """Write ``config.json`` atomically and return its path."""
+        return self._write_json(self.run_dir / CONFIG_FILE, config)
+
+    def write_task(self, task_id: str, data: Mapping[str, Any]) -> Path:
+        """Write ``tasks/<task_id>.json`` atomically and return its path.
+
+        Raises:
+            InputError: ``task_id`` is not a safe file name.
+        """
+        path = self.run_dir / TASKS_DIR / f"{_check_task_id(task_id)}.json"
+        return self._write_json(path, data, sync=False)  # recomputable from attempts.jsonl
+
+    def write_summary(self, summary: Mapping[str, Any]) -> Path:
+        """Write ``summary.json`` atomically and return its path."""
+        return self._write_json(self.run_dir / SUMMARY_FILE, summary)
+
+    def _write_json(self, path: Path, data: Mapping[str, Any], sync: bool = True) -> Path:
+        text = _dumps(data, indent=2) + "\n"
+        self._check(text, path.name)
+        _atomic_write(path, text, sync)
+        return path
+
+    def append_attempt(self, record: Mapping[str, Any]) -> None:
+        """Append one attempt-turn record to ``attempts.jsonl``.
+
+        The line goes to the kernel with a single unbuffered ``write`` before this returns,
+        so a record the caller saw written survives a crash or ``kill -9`` of the process.
+        It is also fsynced to disk (against power loss) at most `FSYNC_INTERVAL_S` later:
+        an fsync per line would stall the event loop for milliseconds each time.
+        """
+        line = _dumps(record)
+        if "\n" in line:  # json.dumps escapes newlines; guard against a future indent
+            raise ArcnbError("attempt record serialised to more than one line")
+        self._check(line, ATTEMPTS_FILE)
+        if self._append_fd is None:
+            self._append_fd = os.open(self.attempts_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        data = (line + "\n").encode("utf-8")
+        while data:
+            data = data[os.write(self._append_fd, data) :]
+        now = time.monotonic()
+        if now - self._last_sync >= FSYNC_INTERVAL_S:
+            os.fsync(self._append_fd)
+            self._last_sync = now
+
+    def close(self) -> None:
+        """Fsync and close ``attempts.jsonl`` (appending again reopens it)."""
+        if self._append_fd is not None:
+            os.fsync(self._append_fd)
+            os.close(self._append_fd)
+            self._append_fd = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def write_programs(self, records: Iterable[Mapping[str, Any]]) -> Path:
+        """Write ``programs.parquet`` from attempt records (see `program_rows`).
+
+        An empty run writes a valid file with no rows and the full schema.
+        """
+        rows = program_rows(records)
+        self._check(_dumps(rows), PROGRAMS_FILE)
+        table = pa.Table.from_pylist(rows, schema=PROGRAMS_SCHEMA)
+        path = self.run_dir / PROGRAMS_FILE
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            pq.write_table(table, tmp)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+
+def _parse_line(raw: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def read_attempts(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Read every attempt-turn record of a run, in the order written.
+
+    Blank lines are skipped, and so is a torn final line (a writer killed mid-line).
+
+    Args:
+        run_dir: The run directory (or the ``attempts.jsonl`` file itself).
+
+    Returns:
+        The records; empty when the run has none yet (or no ``attempts.jsonl``).
+
+    Raises:
+        InputError: A line other than the last is not a JSON object, or a record has a
+            newer schema than this version of arcnb reads.
+    """
+    path = Path(run_dir)
+    if path.is_dir():
+        path = path / ATTEMPTS_FILE
+    if not path.exists():
+        return []
+    lines = path.read_bytes().split(b"\n")
+    # Everything after the last newline is a line still being written or torn by a kill.
+    complete, tail = lines[:-1], lines[-1]
+    records: list[dict[str, Any]] = []
+    for number, raw in enumerate(complete, start=1):
+        if not raw.strip():
+            continue
+        record = _parse_line(raw)
+        if record is None:
+            raise InputError(f"{path}:{number}: not a JSON object: {raw[:80]!r}")
+        records.append(_check_schema(record, path, number))
+    if tail.strip():
+        record = _parse_line(tail)
+        if record is None:
+            logger.warning("%s: ignoring a torn final line (%d bytes)", path, len(tail))
+        else:
+            records.append(_check_schema(record, path, len(lines)))
+    return records
+
+
+def _check_schema(record: dict[str, Any], path: Path, number: int) -> dict[str, Any]:
+    schema = record.get("schema", SCHEMA_VERSION)
+    if not isinstance(schema, int) or schema > SCHEMA_VERSION:
+        raise InputError(
+            f"{path}:{number}: attempt schema {schema!r} is newer than this arcnb reads "
+            f"({SCHEMA_VERSION}); upgrade arcnb"
+        )
+    return record
+
+
+def _key(record: Mapping[str, Any]) -> tuple[str, int, int]:
+    return (str(record["task_id"]), int(record["attempt"]), int(record.get("turn", 1)))
+
+
+def done_keys(records: Iterable[Mapping[str, Any]]) -> set[tuple[str, int, int]]:
+    """Return the ``(task_id, attempt, turn)`` of every record, for resume."""
+    return {_key(record) for record in records}
+
+
+def latest_turns(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Return each attempt's latest recorded turn, in the order attempts first appear.
+
+    Exact repeats of a ``(task_id, attempt, turn)`` (a resumed run that re-ran a turn)
+    keep the first record, so every attempt counts once. An attempt cut off before its
+    last turn is represented by the last turn it finished.
+    """
+    latest: dict[tuple[str, int], Mapping[str, Any]] = {}
+    for record in records:
+        task_id, attempt, turn = _key(record)
+        kept = latest.get((task_id, attempt))
+        if kept is None or turn > int(kept.get("turn", 1)):
+            latest[(task_id, attempt)] = record
+    return list(latest.values())
+
+
+def _grid_or_null(value: Any) -> Grid | None:
+    grid = as_grid(value)
+    if grid is None or any(not _INT64[0] <= cell <= _INT64[1] for row in grid for cell in row):
+        return None
+    return grid
+
+
+def _examples(record: Mapping[str, Any], split: str) -> tuple[list[Grid | None], list[bool]]:
+    examples: Sequence[Mapping[str, Any]] = record.get(split) or []
+    outputs = [_grid_or_null(example.get("output")) for example in examples]
+    return outputs, [bool(example.get("correct")) for example in examples]
+
+
+def program_rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Turn attempt records into ``programs.parquet`` rows.
+
+    One row per attempt (its latest turn, see `latest_turns`) whose response held code.
+
+    Args:
+        records: Attempt-turn records as in ``attempts.jsonl``.
+
+    Returns:
+        Dicts with the columns of `PROGRAMS_SCHEMA`.
+    """
+    rows = []
+    for record in latest_turns(records):
+        if not record.get("code"):
+            continue
+        train_out, train_ok = _examples(record, "train")
+        test_out, test_ok = _examples(record, "test")
+        response = record.get("response") or {}
+        rows.append(
+            {
+                "task_id": str(record["task_id"]),
+                "attempt": int(record["attempt"]),
+                "turn": int(record.get("turn", 1)),
+                "model": record.get("model"),
+                "code": record["code"],
+                "reasoning": response.get("reasoning"),
+                "predicted_train_output": train_out,
+                "correct_train_input": train_ok,
+                "predicted_test_output": test_out,
+                "correct_test_input": test_ok,
+                "train_accuracy": float(record.get("train_accuracy") or 0.0),
+                "transductive": bool(record.get("transductive")),
+            }
+        )
+    return rows
+
+
+def read_programs(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Read ``programs.parquet`` back as plain rows (grids as nested lists, or None)."""
+    path = Path(run_dir) / PROGRAMS_FILE
+    if not path.exists():
+        raise InputError(f"{path}: no such file (the run has not finished?)")
+    return pq.read_table(path).to_pylist()
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise InputError(f"{path}: expected a JSON object")
+    return value
+
+
+def read_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a run's ``config.json``.
+
+    Raises:
+        InputError: It is missing (not a run directory) or malformed.
+    """
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.exists():
+        raise InputError(f"{run_dir}: not a run directory (no {CONFIG_FILE})")
+    return _read_json(path)
+
+
+def read_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """Read a run's ``summary.json``; None when the run has not finished.
+
+    Raises:
+        InputError: The file is malformed.
+    """
+    path = Path(run_dir) / SUMMARY_FILE
+    return _read_json(path) if path.exists() else None
+
+
+def read_task(run_dir: str | os.PathLike[str], task_id: str) -> dict[str, Any] | None:
+    """Read ``tasks/<task_id>.json``; None when that task has not been voted yet."""
+    path = Path(run_dir) / TASKS_DIR / f"{_check_task_id(task_id)}.json"
+    return _read_json(path) if path.exists() else None
+
+
+def list_runs(logs_dir: str | os.PathLike[str]) -> list[Path]:
+    """Return the run directories under ``logs_dir``, oldest first.
+
+    A run directory is a child holding ``config.json`` or ``attempts.jsonl``; names start
+    with the UTC start time, so sorting by name sorts by time. A missing ``logs_dir``
+    has no runs.
+    """
+    root = Path(logs_dir)
+    if not root.is_dir():
+        return []
+    return sorted(
+        child
+        for child in root.iterdir()
+        if child.is_dir() and ((child / CONFIG_FILE).exists() or (child / ATTEMPTS_FILE).exists())
+    )

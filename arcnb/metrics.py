@@ -1,0 +1,395 @@
+"""Attempt records -> a run's metrics; repeat runs -> mean, spread and 95% intervals.
+
+Two kinds of metric, with different denominators:
+
+* Task metrics (``pass2_*``, ``oracle*``, ``all_train_correct``, ``min1_*``) are fractions
+  of the tasks asked for. A task with no record at all (every call failed before
+  anything was logged) scores 0 and still counts. They look at each attempt's final
+  turn only (its latest recorded turn, see `arcnb.logs.latest_turns`).
+* Response metrics (``max_length_responses``, ``timeout_responses``,
+  ``api_failure_responses``) are fractions of the attempt turns recorded, since every
+  turn is a model call that can hit the length limit or fail.
+
+Repeated ``(task_id, attempt, turn)`` records (a resumed run re-ran a turn) count once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from arcnb.errors import InputError
+from arcnb.logs import SCHEMA_VERSION, latest_turns
+from arcnb.scoring import Grid
+from arcnb.voting import METHODS, vote_task
+
+__all__ = [
+    "METRICS",
+    "RESPONSE_METRICS",
+    "TASK_METRICS",
+    "aggregate",
+    "final_attempts",
+    "format_aggregate_table",
+    "format_table",
+    "pass_at_k",
+    "summarize",
+    "t_quantile_975",
+    "task_summary",
+]
+
+_VOTE_METRICS = {
+    "pass2_weighted": "weighted",
+    "pass2_weighted_excl_trans": "weighted_excl_trans",
+    "pass2_train_majority": "train_majority",
+    "pass2_train_majority_excl_trans": "train_majority_excl_trans",
+    "oracle": "oracle",
+    "oracle_excl_trans": "oracle_excl_trans",
+}
+"""Metric name -> voting method in `arcnb.voting.METHODS`."""
+
+TASK_METRICS = (
+    *_VOTE_METRICS,
+    "all_train_correct",
+    "min1_train_correct",
+    "min1_code_success",
+)
+"""Metrics whose denominator is the number of tasks asked for."""
+
+RESPONSE_METRICS = ("max_length_responses", "timeout_responses", "api_failure_responses")
+"""Metrics whose denominator is the number of attempt turns recorded."""
+
+METRICS = TASK_METRICS + RESPONSE_METRICS
+"""Every key of ``summary["metrics"]``, in display order."""
+
+# Two-sided 95% quantiles of Student's t, t(0.975, df), for df = 1..30.
+_T975 = (
+    12.706204736, 4.302652730, 3.182446305, 2.776445105, 2.570581836,
+    2.446911851, 2.364624252, 2.306004135, 2.262157163, 2.228138852,
+    2.200985160, 2.178812830, 2.160368656, 2.144786688, 2.131449546,
+    2.119905299, 2.109815578, 2.100922040, 2.093024054, 2.085963447,
+    2.079613845, 2.073873068, 2.068657610, 2.063898562, 2.059538553,
+    2.055529439, 2.051830516, 2.048407142, 2.045229642, 2.042272456,
+)  # fmt: skip
+_Z975 = 1.959963984540054
+
+
+def t_quantile_975(df: int) -> float:
+    """Return the 97.5% quantile of Student's t with ``df`` degrees of freedom.
+
+    Exact table for df 1-30; above, the Cornish-Fisher expansion around the normal
+    quantile (error below 1e-5).
+
+    Raises:
+        InputError: ``df`` < 1.
+    """
+    if df < 1:
+        raise InputError(f"degrees of freedom must be >= 1, got {df}")
+    if df <= len(_T975):
+        return _T975[df - 1]
+    z = _Z975
+    return (
+        z
+        + (z**3 + z) / (4 * df)
+        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3)
+    )
+
+
+def _unique(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Drop repeats of a ``(task_id, attempt, turn)``, keeping the first."""
+    seen: set[tuple[str, int, int]] = set()
+    kept = []
+    for record in records:
+        key = (str(record["task_id"]), int(record["attempt"]), int(record.get("turn", 1)))
+        if key not in seen:
+            seen.add(key)
+            kept.append(record)
+    return kept
+
+
+def final_attempts(records: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """Group each attempt's final turn by task.
+
+    Args:
+        records: Attempt-turn records (``attempts.jsonl``), possibly with the repeats a
+            resumed run leaves.
+
+    Returns:
+        ``{task_id: [record, ...]}`` with one record per attempt, the one with the highest
+        turn (the first of exact repeats), ordered by attempt index. Tasks appear in the
+        order they first occur.
+    """
+    tasks: dict[str, list[Mapping[str, Any]]] = {}
+    for record in latest_turns(records):
+        tasks.setdefault(str(record["task_id"]), []).append(record)
+    for attempts in tasks.values():
+        attempts.sort(key=lambda record: int(record["attempt"]))
+    return tasks
+
+
+def _vote_input(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The attempt as `vote_task` wants it; an API failure produced no outputs."""
+    failed = record.get("failure") is not None
+    tests = [] if failed else record.get("test") or []
+    return {
+        "test_outputs": [example.get("output") for example in tests],
+        "train_accuracy": record.get("train_accuracy") or 0.0,
+        "transductive": bool(record.get("transductive")),
+    }
+
+
+def _train(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [] if record.get("failure") is not None else list(record.get("train") or [])
+
+
+def _code_ran(record: Mapping[str, Any]) -> bool:
+    """The program ran with status ok on every train input (and there was one)."""
+    train = _train(record)
+    return bool(train) and all(example.get("status") == "ok" for example in train)
+
+
+def task_summary(
+    final_records: Sequence[Mapping[str, Any]],
+    expected_test: Sequence[Grid | None],
+    *,
+    with_vote: bool = False,
+) -> dict[str, Any]:
+    """Summarise one task's attempts (their final turns).
+
+    Args:
+        final_records: One record per attempt, as `final_attempts` gives for a task.
+        expected_test: The task's true test outputs, None where unknown.
+        with_vote: Also include ``vote``: the full `TaskVote.to_dict` (answers, tallies),
+            as written to ``tasks/<task_id>.json``.
+
+    Returns:
+        ``attempts``; ``test_correct`` (attempts with every test output exactly right;
+        0 when a test answer is unknown); ``train_perfect`` (every train example right);
+        ``train_partial`` (some but not all right); ``exec_errors`` (attempts whose
+        program did not finish with status ok on some input); ``api_failures``;
+        ``transductive``; ``all_train_correct``, ``min1_train_correct``,
+        ``min1_code_success`` (bools); ``scores`` (voting method -> score 0.0-1.0).
+    """
+    vote = vote_task([_vote_input(record) for record in final_records], expected_test)
+    test_correct = train_perfect = train_partial = exec_errors = 0
+    min1_train = min1_code = False
+    for record in final_records:
+        train = _train(record)
+        tests = [] if record.get("failure") is not None else list(record.get("test") or [])
+        right = sum(bool(example.get("correct")) for example in train)
+        test_correct += bool(tests) and all(bool(example.get("correct")) for example in tests)
+        train_perfect += bool(record.get("all_train_correct"))
+        train_partial += 0 < right < len(train)
+        exec_errors += any(example.get("status") != "ok" for example in train + tests)
+        min1_train = min1_train or right > 0
+        min1_code = min1_code or _code_ran(record)
+    summary: dict[str, Any] = {
+        "attempts": len(final_records),
+        "test_correct": test_correct,
+        "train_perfect": train_perfect,
+        "train_partial": train_partial,
+        "exec_errors": exec_errors,
+        "api_failures": sum(record.get("failure") is not None for record in final_records),
+        "transductive": sum(bool(record.get("transductive")) for record in final_records),
+        "all_train_correct": train_perfect > 0,
+        "min1_train_correct": min1_train,
+        "min1_code_success": min1_code,
+        "scores": {method: vote.score(method) for method in METHODS},
+    }
+    if with_vote:
+        summary["vote"] = vote.to_dict()
+    return summary
+
+
+def summarize(
+    records: Iterable[Mapping[str, Any]],
+    task_ids: Sequence[str],
+    expected_test: Mapping[str, Sequence[Grid | None]],
+) -> dict[str, Any]:
+    """Compute a run's metrics from its attempt records.
+
+    Denominators: task metrics (`TASK_METRICS`) divide by ``len(task_ids)``, every task
+    asked for, including those with no record (scored 0). Response metrics
+    (`RESPONSE_METRICS`) divide by the number of attempt turns recorded for those tasks.
+    Voting and the other task metrics use each attempt's final turn. Records of tasks not
+    in ``task_ids`` are ignored; repeats of a ``(task_id, attempt, turn)`` count once.
+
+    Args:
+        records: Attempt-turn records (``attempts.jsonl``).
+        task_ids: The tasks the run was asked to solve (duplicates count once).
+        expected_test: Per task id, its true test outputs (None where unknown).
+
+    Returns:
+        A JSON-serialisable dict: ``schema``; ``n_tasks``; ``n_attempts`` (attempts with a
+        record); ``n_turns``; ``metrics`` (each name in `METRICS` -> fraction 0.0-1.0);
+        ``counts`` (the numerators: summed task scores for ``pass2_*``/``oracle*``, which
+        are fractional when a multi-test task is partly solved, integers otherwise);
+        ``denominators`` (metric -> its denominator); ``tokens`` (``prompt``,
+        ``completion``, ``total`` summed over turns); ``cost_usd`` (sum of the known
+        costs; None when no turn had a known cost); ``cost_unknown_attempts`` (turns
+        without a known cost); ``per_task`` (task id -> `task_summary`).
+
+    Raises:
+        InputError: A task in ``task_ids`` has no entry in ``expected_test``.
+    """
+    task_ids = list(dict.fromkeys(task_ids))
+    missing = [task_id for task_id in task_ids if task_id not in expected_test]
+    if missing:
+        raise InputError(f"no expected test outputs for task(s): {', '.join(missing[:5])}")
+    wanted = set(task_ids)
+    turns = [record for record in _unique(records) if str(record["task_id"]) in wanted]
+    finals = final_attempts(turns)
+
+    per_task = {
+        task_id: task_summary(finals.get(task_id, []), expected_test[task_id])
+        for task_id in task_ids
+    }
+    counts: dict[str, float | int] = {}
+    for name, method in _VOTE_METRICS.items():
+        counts[name] = sum(task["scores"][method] for task in per_task.values())
+    for name in ("all_train_correct", "min1_train_correct", "min1_code_success"):
+        counts[name] = sum(bool(task[name]) for task in per_task.values())
+    counts["max_length_responses"] = sum(bool(record.get("max_length")) for record in turns)
+    counts["timeout_responses"] = sum(record.get("failure") == "timeout" for record in turns)
+    counts["api_failure_responses"] = sum(
+        record.get("failure") not in (None, "timeout") for record in turns
+    )
+    denominators = {name: len(task_ids) for name in TASK_METRICS}
+    denominators.update({name: len(turns) for name in RESPONSE_METRICS})
+    metrics = {
+        name: counts[name] / denominators[name] if denominators[name] else 0.0 for name in METRICS
+    }
+
+    tokens = {"prompt": 0, "completion": 0, "total": 0}
+    known_costs = []
+    for record in turns:
+        usage = record.get("usage") or {}
+        prompt = int(usage.get("prompt_tokens") or 0)
+        completion = int(usage.get("completion_tokens") or 0)
+        tokens["prompt"] += prompt
+        tokens["completion"] += completion
+        tokens["total"] += int(usage.get("total_tokens") or prompt + completion)
+        if record.get("cost_usd") is not None:
+            known_costs.append(float(record["cost_usd"]))
+    return {
+        "schema": SCHEMA_VERSION,
+        "n_tasks": len(task_ids),
+        "n_attempts": sum(len(attempts) for attempts in finals.values()),
+        "n_turns": len(turns),
+        "metrics": metrics,
+        "counts": counts,
+        "denominators": denominators,
+        "tokens": tokens,
+        "cost_usd": sum(known_costs) if known_costs or not turns else None,
+        "cost_unknown_attempts": len(turns) - len(known_costs),
+        "per_task": per_task,
+    }
+
+
+def aggregate(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Combine repeat runs' summaries: mean, spread and 95% interval of each metric.
+
+    Args:
+        summaries: `summarize` results of runs of the same configuration.
+
+    Returns:
+        ``{"n_runs": n, "metrics": {name: {"mean", "std", "ci95_low", "ci95_high",
+        "ci95_half_width", "n_runs", "values"}}}`` for each name in `METRICS` that every
+        summary has. ``std`` is the sample standard deviation (ddof=1), 0.0 for one run;
+        the interval is ``mean +- t(0.975, n-1) * std / sqrt(n)``, degenerate (width 0)
+        for one run. Values are fractions 0.0-1.0 like the metrics themselves.
+
+    Raises:
+        InputError: No summaries.
+    """
+    if not summaries:
+        raise InputError("no run summaries to aggregate")
+    n = len(summaries)
+    names = [name for name in METRICS if all(name in s["metrics"] for s in summaries)]
+    out: dict[str, Any] = {}
+    for name in names:
+        values = [float(s["metrics"][name]) for s in summaries]
+        mean = math.fsum(values) / n
+        std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+        half = t_quantile_975(n - 1) * std / math.sqrt(n) if n > 1 else 0.0
+        out[name] = {
+            "mean": mean,
+            "std": std,
+            "ci95_low": mean - half,
+            "ci95_high": mean + half,
+            "ci95_half_width": half,
+            "n_runs": n,
+            "values": values,
+        }
+    return {"n_runs": n, "metrics": out}
+
+
+def _number(value: float) -> str:
+    """An integer count as ``12``, a fractional one as ``12.5`` (at most 2 decimals)."""
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.2f}".rstrip("0")
+
+
+def format_table(summary: Mapping[str, Any]) -> str:
+    """Return a plain-text table of a run's metrics (name, count / denominator, percent)."""
+    counts, denominators = summary["counts"], summary["denominators"]
+    rows = [
+        (name, f"{_number(counts[name])}/{denominators[name]}", f"{100 * value:.1f}%")
+        for name, value in summary["metrics"].items()
+    ]
+    width = max(len(row[0]) for row in rows)
+    count_width = max(len(row[1]) for row in rows)
+    lines = [
+        f"{summary['n_tasks']} tasks, {summary['n_attempts']} attempts, "
+        f"{summary.get('n_turns', summary['n_attempts'])} turns",
+        f"{'metric':<{width}}  {'count':>{count_width}}  {'%':>6}",
+    ]
+    lines += [f"{name:<{width}}  {count:>{count_width}}  {pct:>6}" for name, count, pct in rows]
+    tokens = summary.get("tokens") or {}
+    cost = summary.get("cost_usd")
+    footer = (
+        f"tokens: {tokens.get('prompt', 0):,} prompt, {tokens.get('completion', 0):,} completion"
+    )
+    footer += "; cost: unknown" if cost is None else f"; cost: ${cost:.4f}"
+    if summary.get("cost_unknown_attempts"):
+        footer += f" (+{summary['cost_unknown_attempts']} turns unpriced)"
+    return "\n".join([*lines, footer])
+
+
+def format_aggregate_table(agg: Mapping[str, Any]) -> str:
+    """Return a plain-text table of `aggregate` results: mean, 95% interval, std (percent)."""
+    rows = [
+        (
+            name,
+            f"{100 * m['mean']:.1f}%",
+            f"+-{100 * m['ci95_half_width']:.1f}",
+            f"[{100 * m['ci95_low']:.1f}, {100 * m['ci95_high']:.1f}]",
+            f"{100 * m['std']:.1f}",
+        )
+        for name, m in agg["metrics"].items()
+    ]
+    header = ("metric", "mean", "95% ci", "interval", "std")
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = [f"{agg['n_runs']} runs"]
+    for row in [header, *rows]:
+        cells = [row[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+        ]
+        lines.append("  ".join(cells))
+    return "\n".join(lines)
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k estimate from ``n`` samples of which ``c`` are correct.
+
+    ``1 - C(n - c, k) / C(n, k)``: the chance that ``k`` samples drawn without
+    replacement from the ``n`` include a correct one (Chen et al., 2021).
+
+    Raises:
+        InputError: Not ``0 <= c <= n`` and ``1 <= k <= n``.
+    """
+    if not (0 <= c <= n and 1 <= k <= n):
+        raise InputError(f"pass@k needs 0 <= c <= n and 1 <= k <= n; got n={n}, c={c}, k={k}")
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)

@@ -1,0 +1,633 @@
+"""`arcnb run`: all attempts of all tasks at once against any OpenAI-compatible endpoint.
+
+One attempt's path: Task -> prompts -> llm -> extract -> executor -> scoring -> transduction ->
+one line appended to attempts.jsonl (per turn). When a task's attempts are all in: voting ->
+tasks/<id>.json. At the end: metrics -> summary.json and programs.parquet. Everything after the
+model call can be recomputed from attempts.jsonl, which is what makes `--resume` exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+import logging
+import re
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from arcnb.errors import InputError
+from arcnb.executor import Executor
+from arcnb.extract import extract_code
+from arcnb.llm import LLMClient, price_for, request_params, resolve_api_key
+from arcnb.logs import RunWriter, read_attempts, read_config, run_dir_name
+from arcnb.metrics import (
+    aggregate,
+    final_attempts,
+    format_aggregate_table,
+    format_table,
+    summarize,
+    task_summary,
+)
+from arcnb.prompts import build_messages, build_refinement_message
+from arcnb.scoring import score_example
+from arcnb.tasks import Task, load_tasks
+from arcnb.transduction import detect_transduction
+
+logger = logging.getLogger("arcnb")
+
+DEFAULT_MODEL = "gpt-4.1-mini"
+REASONING_EFFORTS = ("low", "medium", "high")
+LOCAL_MAX_TOKENS = 1024  # default answer budget for the bundled demonstration model
+
+
+@dataclass
+class RunConfig:
+    """Every setting of one evaluation; written unchanged into config.json (never a secret).
+
+    Field names are the CLI flags in snake_case and the notebook's parameter names.
+    """
+
+    dataset: str = "arc-agi-1"  # arc-agi-1, arc-agi-2, arc-prize-2024/2025, or a task folder
+    subset: str = "shortest_training_10"  # see `arcnb subsets`; also "id1,id2" or an id file
+    task_ids: str | None = None  # comma-separated ids; overrides subset
+    limit: int | None = None  # run only the first N tasks of the subset
+    model: str | None = None  # default: gpt-4.1-mini, or the bundled model when run locally
+    base_url: list[str] | None = None  # one or more OpenAI-compatible endpoints
+    max_attempts: int = 8  # independent attempts per task
+    max_workers: int = 16  # concurrent API requests
+    max_turns: int = 1  # turns per attempt; > 1 adds refinement turns with train feedback
+    reasoning_effort: str | None = None  # low (2k tokens), medium (8k), high (32k)
+    max_tokens: int | None = None  # overrides the reasoning-effort budget
+    temperature: float | None = None
+    qwen_no_think: bool = False  # chat_template_kwargs.enable_thinking = false
+    api_timeout: float = 600.0  # seconds per request
+    max_cost: float | None = None  # USD: stop issuing requests before passing it
+    repeat_runs: int = 1  # 1-10 independent runs, then an aggregate with 95% intervals
+    exec_timeout: float = 0.5  # seconds per grid
+    output_dir: str = "logs"
+    resume: str | None = None  # a run directory to continue
+    api_key_env: str = "OPENAI_API_KEY"  # name of the variable holding the key, never the key
+    price_in: float | None = None  # USD per million input tokens (overrides the price table)
+    price_out: float | None = None  # USD per million output tokens
+    exec_workers: int | None = None  # executor processes (default: one per core)
+    progress: bool = True  # tqdm bar and one line per finished task
+
+    def validate(self) -> None:
+        """Raise InputError naming the bad setting and what is allowed."""
+        checks = [
+            (self.max_attempts >= 1, f"--max-attempts must be >= 1, got {self.max_attempts}"),
+            (self.max_workers >= 1, f"--max-workers must be >= 1, got {self.max_workers}"),
+            (self.max_turns >= 1, f"--max-turns must be >= 1, got {self.max_turns}"),
+            (
+                1 <= self.repeat_runs <= 10,
+                f"--repeat-runs must be between 1 and 10, got {self.repeat_runs}",
+            ),
+            (self.exec_timeout > 0, f"--exec-timeout must be > 0 seconds, got {self.exec_timeout}"),
+            (self.api_timeout > 0, f"--api-timeout must be > 0 seconds, got {self.api_timeout}"),
+            (self.limit is None or self.limit >= 1, f"--limit must be >= 1, got {self.limit}"),
+            (
+                self.max_tokens is None or self.max_tokens >= 1,
+                f"--max-tokens must be >= 1, got {self.max_tokens}",
+            ),
+            (
+                self.max_cost is None or self.max_cost > 0,
+                f"--max-cost must be > 0 USD, got {self.max_cost}",
+            ),
+            (
+                self.reasoning_effort in (None, *REASONING_EFFORTS),
+                f"--reasoning-effort must be one of low, medium, high, got {self.reasoning_effort!r}",
+            ),
+            (
+                self.temperature is None or 0 <= self.temperature <= 2,
+                f"--temperature must be between 0 and 2, got {self.temperature}",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise InputError(message)
+        for url in self.base_url or []:
+            if not re.match(r"^https?://[^/\s]+", url):
+                raise InputError(f"--base-url must be an http(s) URL, got {url!r}")
+        if self.resume and not (Path(self.resume) / "config.json").is_file():
+            raise InputError(f"--resume {self.resume}: not a run directory (no config.json)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class RunResult:
+    """What one run produced; everything here is also on disk in `run_dir`."""
+
+    run_dir: Path
+    summary: dict[str, Any]
+
+    def per_task_frame(self):  # -> pandas.DataFrame
+        """One row per task: attempts, test-correct, train-perfect, pass@2 score, cost."""
+        import pandas as pd
+
+        rows = [{"task_id": t, **v} for t, v in self.summary.get("per_task", {}).items()]
+        return pd.DataFrame(rows).set_index("task_id") if rows else pd.DataFrame()
+
+    def table(self) -> str:
+        return format_table(self.summary)
+
+
+@dataclass
+class EvalResult:
+    """All runs of one `run_eval` call (several with repeat_runs), and their aggregate."""
+
+    runs: list[RunResult]
+    aggregate: dict[str, Any] | None = None
+    aggregate_path: Path | None = None
+
+    @property
+    def run_dir(self) -> Path:
+        return self.runs[-1].run_dir
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return self.runs[-1].summary
+
+    def per_task_frame(self):
+        return self.runs[-1].per_task_frame()
+
+    def table(self) -> str:
+        if self.aggregate:
+            return format_aggregate_table(self.aggregate)
+        return self.runs[-1].table()
+
+
+# ---- public entry points ------------------------------------------------------------------
+async def run_eval_async(**kwargs: Any) -> EvalResult:
+    """Evaluate a model on ARC tasks: every attempt of every task, concurrently.
+
+    Args:
+        **kwargs: Any RunConfig field (the CLI flags in snake_case).
+
+    Returns:
+        An EvalResult with each run's directory and summary (and the repeat-run aggregate).
+
+    Raises:
+        InputError: A setting, dataset, subset or task id is invalid.
+    """
+    unknown = set(kwargs) - {f.name for f in dataclasses.fields(RunConfig)}
+    if unknown:
+        raise InputError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    if isinstance(kwargs.get("base_url"), str):
+        kwargs["base_url"] = [kwargs["base_url"]]
+    cfg = RunConfig(**kwargs)
+    if cfg.resume:
+        cfg = _config_for_resume(cfg)
+    cfg.validate()
+    tasks = _select_tasks(cfg)
+    api_key = resolve_api_key(cfg.api_key_env)
+    local = None
+    try:
+        if not cfg.base_url and not api_key:
+            local = _start_local_model(cfg)
+        if cfg.model is None:
+            cfg.model = DEFAULT_MODEL
+        prices = price_for(cfg.model, cfg.price_in, cfg.price_out)
+        if cfg.max_cost is not None and prices is None:
+            raise InputError(
+                f"--max-cost needs a price for model {cfg.model!r}, which the price table lacks; "
+                "pass --price-in and --price-out (USD per million tokens)"
+            )
+        with Executor(workers=cfg.exec_workers, timeout=cfg.exec_timeout) as executor:
+            stamp = datetime.now(UTC)
+            runs = []
+            for r in range(cfg.repeat_runs):
+                suffix = f"_r{r + 1}" if cfg.repeat_runs > 1 else ""
+                run = _Run(cfg, tasks, api_key, prices, executor, stamp, suffix, local is not None)
+                runs.append(await run.execute())
+        result = EvalResult(runs)
+        if len(runs) > 1:
+            result.aggregate = aggregate([r.summary for r in runs])
+            name = run_dir_name(cfg.model, cfg.dataset, _subset_label(cfg), now=stamp)
+            path = Path(cfg.output_dir) / f"{name}_aggregate.json"
+            result.aggregate["runs"] = [str(r.run_dir) for r in runs]
+            path.write_text(json.dumps(result.aggregate, indent=2))
+            result.aggregate_path = path
+        return result
+    finally:
+        if local is not None:
+            local.stop()
+
+
+def run_eval(**kwargs: Any) -> EvalResult:
+    """Synchronous twin of `run_eval_async`, safe to call from a notebook cell."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run_eval_async(**kwargs))
+    import nest_asyncio  # Jupyter already runs a loop: re-enter it
+
+    nest_asyncio.apply(loop)
+    return loop.run_until_complete(run_eval_async(**kwargs))
+
+
+# ---- helpers -------------------------------------------------------------------------------
+def _config_for_resume(cfg: RunConfig) -> RunConfig:
+    """A resumed run keeps its recorded settings; only endpoints and concurrency may change."""
+    path = Path(cfg.resume)
+    if not (path / "config.json").is_file():
+        raise InputError(f"--resume {cfg.resume}: not a run directory (no config.json)")
+    saved = read_config(path)["settings"]
+    keep = {k: v for k, v in saved.items() if k in {f.name for f in dataclasses.fields(RunConfig)}}
+    new = RunConfig(**keep)
+    new.resume = str(path)
+    new.repeat_runs = 1
+    for name in ("base_url", "max_workers", "api_timeout", "progress", "exec_workers"):
+        if getattr(cfg, name) not in (None, getattr(RunConfig, name, None)):
+            setattr(new, name, getattr(cfg, name))
+    if cfg.base_url:
+        new.base_url = cfg.base_url
+    new.progress = cfg.progress
+    return new
+
+
+def _select_tasks(cfg: RunConfig) -> list[Task]:
+    tasks = list(load_tasks(cfg.dataset, cfg.task_ids or cfg.subset))
+    if cfg.limit:
+        tasks = tasks[: cfg.limit]
+    if not tasks:
+        raise InputError(f"subset {cfg.subset!r} of {cfg.dataset} has no tasks")
+    return tasks
+
+
+def _subset_label(cfg: RunConfig) -> str:
+    if cfg.task_ids:
+        return "ids"
+    return Path(cfg.subset).stem if "/" in cfg.subset else cfg.subset
+
+
+def _start_local_model(cfg: RunConfig):
+    from arcnb.localmodel import DEMO_NOTICE, LocalModelServer
+
+    server = LocalModelServer()
+    server.start()
+    cfg.base_url = [server.base_url]
+    if cfg.model is None:
+        cfg.model = server.model
+    if cfg.max_tokens is None:  # a 135M model rambles to the context limit otherwise
+        cfg.max_tokens = LOCAL_MAX_TOKENS
+    if cfg.price_in is None and cfg.price_out is None:  # it runs here: it costs nothing
+        cfg.price_in = cfg.price_out = 0.0
+    port = server.base_url.rsplit(":", 1)[1].split("/")[0]
+    print(DEMO_NOTICE.format(port=port), file=sys.stderr)
+    return server
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("arcnb")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class _BudgetStop(Exception):
+    pass
+
+
+class _Run:
+    """One run: schedules every attempt, writes through RunWriter, summarises at the end."""
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        tasks: list[Task],
+        api_key: str | None,
+        prices: tuple[float, float] | None,
+        executor: Executor,
+        stamp: datetime,
+        suffix: str,
+        local_model: bool,
+    ) -> None:
+        self.cfg, self.tasks, self.executor, self.prices = cfg, tasks, executor, prices
+        self.by_id = {t.id: t for t in tasks}
+        if cfg.resume:
+            self.run_dir = Path(cfg.resume)
+            self.previous = read_attempts(self.run_dir)
+            self.run_id = read_config(self.run_dir)["run_id"]
+        else:
+            name = run_dir_name(cfg.model, cfg.dataset, _subset_label(cfg), now=stamp) + suffix
+            self.run_dir = Path(cfg.output_dir) / name
+            if self.run_dir.exists():
+                raise InputError(f"run directory {self.run_dir} already exists")
+            self.previous = []
+            self.run_id = self.run_dir.name
+        self.writer = RunWriter(self.run_dir, secrets=[api_key] if api_key else [])
+        self.params = request_params(
+            cfg.model,
+            (cfg.base_url or [None])[0],
+            reasoning_effort=cfg.reasoning_effort,
+            max_tokens=cfg.max_tokens,
+            temperature=cfg.temperature,
+            qwen_no_think=cfg.qwen_no_think,
+        )
+        self.llm = LLMClient(
+            cfg.model,
+            cfg.base_url,
+            api_key=api_key,
+            params=self.params,
+            api_timeout=cfg.api_timeout,
+            prices=prices,
+        )
+        self._prompts: dict[str, tuple[list[dict], str]] = {}  # task id -> messages, sha256
+        self.local_model = local_model
+        self.records: list[dict] = list(self.previous)
+        self.spent = sum(r.get("cost_usd") or 0.0 for r in self.previous)
+        self.in_flight = 0
+        self.n_cost_samples = sum(1 for r in self.previous if r.get("cost_usd") is not None)
+        self.stopped_by: str | None = None
+        self.sem = asyncio.Semaphore(cfg.max_workers)
+        self.remaining = {t.id: cfg.max_attempts for t in tasks}
+        self.solved_tasks = 0
+        self.bar = None
+
+    # -- orchestration ------------------------------------------------------------------
+    async def execute(self) -> RunResult:
+        t0 = time.monotonic()
+        self._write_config()
+        work = self._plan()
+        self._open_progress(len(work))
+        try:
+            await asyncio.gather(*(self._attempt(task, a, turns) for task, a, turns in work))
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+            await self.llm.aclose()
+        for task in self.tasks:  # tasks all of whose attempts were already done before resume
+            if not (self.run_dir / "tasks" / f"{task.id}.json").exists():
+                self._finish_task(task, quiet=True)
+        self.writer.close()
+        summary = self._summarise(time.monotonic() - t0)
+        self.writer.write_summary(summary)
+        self.writer.write_programs(self.records)
+        return RunResult(self.run_dir, summary)
+
+    def _plan(self) -> list[tuple[Task, int, list[dict]]]:
+        """(task, attempt, recorded turns) for every attempt not yet final."""
+        turns: dict[tuple[str, int], list[dict]] = {}
+        for rec in self.previous:
+            turns.setdefault((rec["task_id"], rec["attempt"]), []).append(rec)
+        work = []
+        for task in self.tasks:
+            for a in range(self.cfg.max_attempts):
+                done = sorted(turns.get((task.id, a), []), key=lambda r: r["turn"])
+                done = [r for i, r in enumerate(done) if r["turn"] == i + 1]  # no gaps
+                if done and done[-1].get("final"):
+                    self.remaining[task.id] -= 1
+                else:
+                    work.append((task, a, done))
+        return work
+
+    def _write_config(self) -> None:
+        if self.cfg.resume:
+            return
+        self.writer.write_config(
+            {
+                "schema": 1,
+                "run_id": self.run_id,
+                "arcnb_version": _version(),
+                "created_at": _now(),
+                "settings": self.cfg.to_dict(),
+                "model": self.cfg.model,
+                "endpoints": self.cfg.base_url or ["https://api.openai.com/v1"],
+                "local_model": self.local_model,
+                "request_params": self.params,
+                "prices_usd_per_million": list(self.prices) if self.prices else None,
+                "isolation": self.executor.isolation,
+                "task_ids": [t.id for t in self.tasks],
+                "python": sys.version.split()[0],
+            }
+        )
+
+    def _open_progress(self, n: int) -> None:
+        if not self.cfg.progress:
+            return
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=n, desc="attempts", unit="att", dynamic_ncols=True, file=sys.stderr)
+        self._update_bar()
+
+    def _update_bar(self) -> None:
+        if self.bar is None:
+            return
+        done_tasks = sum(1 for v in self.remaining.values() if v == 0)
+        self.bar.set_postfix_str(
+            f"tasks {done_tasks}/{len(self.tasks)} solved {self.solved_tasks} "
+            f"cost ${self.spent:.4f}",
+            refresh=False,
+        )
+
+    # -- one attempt --------------------------------------------------------------------
+    async def _attempt(self, task: Task, attempt: int, done: list[dict]) -> None:
+        if task.id not in self._prompts:  # every attempt of a task sends the same first turn
+            first = build_messages(task)
+            self._prompts[task.id] = (first, hashlib.sha256(json.dumps(first).encode()).hexdigest())
+        messages, prompt_sha = self._prompts[task.id]
+        for rec in done:  # rebuild the conversation of the turns recorded before a crash
+            messages = self._extend(task, messages, rec)
+        turn = len(done) + 1
+        feedback = messages[-1]["content"] if done else None
+        try:
+            while True:
+                rec = await self._turn(task, attempt, turn, messages, prompt_sha, feedback)
+                if rec["final"]:
+                    break
+                messages = self._extend(task, messages, rec)
+                feedback = messages[-1]["content"]
+                turn += 1
+        except _BudgetStop:
+            if self.bar is not None:
+                self.bar.update(1)
+            return
+        if self.bar is not None:
+            self.bar.update(1)
+        self.remaining[task.id] -= 1
+        if self.remaining[task.id] == 0:
+            self._finish_task(task)
+        self._update_bar()
+
+    def _extend(self, task: Task, messages: list[dict], rec: dict) -> list[dict]:
+        """The conversation after `rec`'s turn: its answer, then the refinement request."""
+        content = (rec.get("response") or {}).get("content") or ""
+        feedback = [
+            {"correct": t["correct"], "predicted": t["output"], "error": t.get("error")}
+            for t in rec["train"]
+        ] or [{"correct": False, "predicted": None, "error": "no program"}] * len(task.train)
+        code = rec.get("code") or "(no ```python code block defining transform was found)"
+        return [
+            *messages,
+            {"role": "assistant", "content": content},
+            build_refinement_message(task, code, feedback),
+        ]
+
+    def _reserve(self) -> None:
+        """Refuse a new request when spent + in flight (+ this one) could pass --max-cost."""
+        if self.cfg.max_cost is None:
+            return
+        if self.stopped_by:
+            raise _BudgetStop
+        per_request = self._expected_cost()
+        if self.spent + (self.in_flight + 1) * per_request > self.cfg.max_cost:
+            self.stopped_by = "budget"
+            logger.warning("budget: stopping new requests at $%.4f spent", self.spent)
+            raise _BudgetStop
+
+    def _expected_cost(self) -> float:
+        if self.n_cost_samples:
+            return self.spent / self.n_cost_samples
+        p_in, p_out = self.prices
+        # Before any answer: a typical ARC prompt (about 3k tokens) and the full output budget.
+        out_tokens = self.params.get("max_tokens") or self.params.get("max_completion_tokens")
+        return (3000 * p_in + (out_tokens or 4000) * p_out) / 1e6
+
+    async def _turn(
+        self,
+        task: Task,
+        attempt: int,
+        turn: int,
+        messages: list[dict],
+        prompt_sha: str,
+        feedback: str | None,
+    ) -> dict:
+        async with self.sem:
+            self._reserve()
+            self.in_flight += 1
+            try:
+                resp = await self.llm.complete(messages)
+            finally:
+                self.in_flight -= 1
+        if resp.cost_usd is not None:
+            self.spent += resp.cost_usd
+            self.n_cost_samples += 1
+        code = None if resp.failure else extract_code(resp.content, resp.reasoning)
+        train_in = [ex.input for ex in task.train]
+        test_in = [ex.input for ex in task.test]
+        t_exec = time.monotonic()
+        results = await self.executor.arun(code, train_in + test_in) if code else []
+        exec_s = time.monotonic() - t_exec
+        train = _scored(results[: len(train_in)], [ex.output for ex in task.train])
+        test = _scored(results[len(train_in) :], [ex.output for ex in task.test])
+        n_right = sum(t["correct"] for t in train)
+        all_train = bool(train) and n_right == len(train)
+        trans, reasons = (False, [])
+        if code:
+            trans, reasons = detect_transduction(
+                code, [ex.output for ex in task.train], [ex.output for ex in task.test]
+            )
+        final = bool(resp.failure) or all_train or turn >= self.cfg.max_turns
+        rec = {
+            "schema": 1,
+            "run_id": self.run_id,
+            "task_id": task.id,
+            "attempt": attempt,
+            "turn": turn,
+            "final": final,
+            "model": self.cfg.model,
+            "endpoint": resp.endpoint,
+            "request": self.params,
+            "prompt_sha256": prompt_sha,
+            "feedback": feedback,
+            "response": None
+            if resp.failure
+            else {
+                "content": resp.content,
+                "reasoning": resp.reasoning,
+                "finish_reason": resp.finish_reason,
+                "usage": resp.usage,
+            },
+            "failure": resp.failure,
+            "error": resp.error,
+            "max_length": resp.max_length,
+            "tries": resp.tries,
+            "code": code,
+            "train": train,
+            "test": test,
+            "train_accuracy": n_right / len(train_in) if train_in else 0.0,
+            "all_train_correct": all_train,
+            "transductive": trans,
+            "transduction_reasons": reasons,
+            "cost_usd": resp.cost_usd,
+            "usage": resp.usage,
+            "timings": {"api_s": resp.latency_s, "exec_s": exec_s, "finished_at": _now()},
+        }
+        self.writer.append_attempt(rec)
+        self.records.append(rec)
+        return rec
+
+    # -- task and run summaries -----------------------------------------------------------
+    def _finish_task(self, task: Task, quiet: bool = False) -> None:
+        mine = [r for r in self.records if r["task_id"] == task.id]
+        finals = final_attempts(mine).get(task.id, [])
+        stats = task_summary(finals, [ex.output for ex in task.test], with_vote=True)
+        solved = stats["scores"]["weighted"] == 1.0
+        self.solved_tasks += solved
+        self.writer.write_task(task.id, {"task_id": task.id, **stats})
+        if self.cfg.progress and not quiet:
+            line = (
+                f"{task.id}: {stats['attempts']} attempts, {stats['test_correct']} test-correct, "
+                f"{stats['train_perfect']} train-perfect, {stats['train_partial']} train-partial, "
+                f"{stats['exec_errors']} exec errors" + (" - SOLVED" if solved else "")
+            )
+            if self.bar is not None:
+                self.bar.write(line, file=sys.stderr)
+            else:
+                print(line, file=sys.stderr)
+
+    def _summarise(self, duration_s: float) -> dict:
+        summary = summarize(
+            self.records,
+            [t.id for t in self.tasks],
+            {t.id: [e.output for e in t.test] for t in self.tasks},
+        )
+        summary.update(
+            run_id=self.run_id,
+            model=self.cfg.model,
+            dataset=self.cfg.dataset,
+            subset=_subset_label(self.cfg),
+            stopped_by=self.stopped_by,
+            max_cost=self.cfg.max_cost,
+            duration_s=duration_s,
+            finished_at=_now(),
+            resumed=bool(self.cfg.resume),
+            isolation=self.executor.isolation.get("level"),
+            endpoint_requests=self.llm.stats,
+        )
+        return summary
+
+
+def _scored(results: list, expected: list) -> list[dict]:
+    """Per-example dicts for the attempt record; empty when there was no program to run."""
+    if not results:
+        return []
+    out = []
+    for i, exp in enumerate(expected):
+        r = results[i] if i < len(results) else None
+        pred = r.output if r is not None and r.ok else None
+        s = score_example(pred, exp) if exp is not None else None
+        out.append(
+            {
+                "status": r.status if r is not None else "no_code",
+                "output": pred,
+                "error": (f"{r.error_type}: {r.error}" if r.error_type else r.error) if r else None,
+                "correct": bool(s and s.correct),
+                "pixel_accuracy": s.pixel_accuracy if s else 0.0,
+            }
+        )
+    return out

@@ -1,0 +1,113 @@
+"""Runner overhead: 400 tasks x 8 attempts against a loopback endpoint answering after 0.5 s.
+
+    uv run python bench/runner.py [--tasks 400] [--attempts 8] [--workers 256] [--latency 0.5]
+
+Every answer is a unique program (numpy or pure Python, chosen at run time) that is executed on
+all train and test inputs and scored, exactly as in a real run. The scripted endpoint runs in
+its own process. Two lower bounds on wall time, measured or computed in this same run:
+  latency bound   = attempts x latency / concurrency
+  execution bound = what the executor alone needs for the same programs and grids
+Last lines: measured wall time and its ratio to the larger bound (target <= 1.3), CPU time per
+attempt spent in this process (the runner, HTTP client, scoring, logging; the executor's
+sandboxed children run elsewhere), and peak memory of this process (target < 400 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = (
+    "```python\nimport numpy as np\n\ndef transform(grid):\n    k = {n}\n"
+    "    if k % 2:\n        return np.array(grid)[:, ::-1].tolist()\n"
+    "    return [row[::-1] for row in grid]\n```"
+)
+
+
+def start_server(latency: float) -> tuple[subprocess.Popen, str, Path]:
+    tmp = Path(tempfile.mkdtemp(prefix="arcnb-bench-"))
+    script = tmp / "script.json"
+    script.write_text(json.dumps({"default": {"content": PROGRAM}, "delay": latency}))
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "scripted_server.py"), "--script", str(script)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    port = int(proc.stdout.readline().split()[1])
+    return proc, f"http://127.0.0.1:{port}/v1", tmp
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--tasks", type=int, default=400)
+    ap.add_argument("--attempts", type=int, default=8)
+    ap.add_argument("--workers", type=int, default=256, help="concurrent requests")
+    ap.add_argument("--latency", type=float, default=0.5, help="seconds per answer")
+    args = ap.parse_args()
+
+    import arcnb
+    from arcnb.executor import Executor
+
+    server, base_url, tmp = start_server(args.latency)
+    os.environ.pop("OPENAI_API_KEY", None)
+    try:
+        cpu0 = time.process_time()
+        t0 = time.perf_counter()
+        result = asyncio.run(
+            arcnb.run_eval_async(
+                dataset="arc-agi-1",
+                subset="all_training",
+                limit=args.tasks,
+                model="bench",
+                base_url=[base_url],
+                max_attempts=args.attempts,
+                max_workers=args.workers,
+                output_dir=str(tmp / "logs"),
+                progress=False,
+            )
+        )
+        wall = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
+    finally:
+        server.kill()
+    n = args.tasks * args.attempts
+    summary = result.summary
+    assert summary["n_attempts"] == n, summary["n_attempts"]
+    assert summary["metrics"]["api_failure_responses"] == 0
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    # The execution bound: the same programs on the same grids through the executor alone.
+    tasks = arcnb.load_tasks("arc-agi-1", "all_training")[: args.tasks]
+    records = arcnb.read_attempts(result.run_dir)
+    by_id = {t.id: t for t in tasks}
+    batch = []
+    for r in records:
+        t = by_id[r["task_id"]]
+        batch.append((r["code"], [e.input for e in t.train + t.test]))
+    with Executor() as ex:
+        ex.run_many(batch[:50])
+        t1 = time.perf_counter()
+        ex.run_many(batch)
+        exec_bound = time.perf_counter() - t1
+    n_exec = sum(len(g) for _, g in batch)
+    latency_bound = n * args.latency / args.workers
+    bound = max(latency_bound, exec_bound)
+    print(f"attempts {n} ({args.tasks} tasks x {args.attempts}), executions {n_exec}, "
+          f"concurrency {args.workers}, latency {args.latency} s")  # fmt: skip
+    print(f"latency bound {latency_bound:.2f} s, execution bound {exec_bound:.2f} s")
+    print(f"measured {wall:.2f} s, ratio to the larger bound {wall / bound:.2f} (target <= 1.3)")
+    print(f"cpu per attempt outside the executor {cpu / n * 1e3:.2f} ms ({cpu:.1f} s in all)")
+    print(f"peak memory {peak_mb:.0f} MB (target < 400 MB)")
+
+
+if __name__ == "__main__":
+    main()

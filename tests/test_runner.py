@@ -1,0 +1,364 @@
+"""`arcnb run` end to end against scripted OpenAI-compatible servers over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from scripted_server import ScriptedServer
+
+from arcnb import run_eval
+from arcnb.logs import read_attempts, read_programs
+from arcnb.prompts import encode_grid
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "sk-test-runner-secret-0123456789abcdef"
+
+FLIP = "```python\ndef transform(grid):\n    return [row[::-1] for row in grid]\n```"
+WRONG = "```python\ndef transform(grid):\n    return grid\n```"
+BROKEN = "```python\ndef transform(grid) return grid\n```"
+TRUNCATED = "Here it is:\n```python\ndef transform(grid):\n    return [row[::-1] for row in grid]\n"
+
+
+def _grid(seed: int, rows: int = 3, cols: int = 4) -> list[list[int]]:
+    return [[(seed * 7 + r * 3 + 2**c) % 10 for c in range(cols)] for r in range(rows)]
+
+
+def make_tasks(folder: Path, names: list[str]) -> dict[str, dict]:
+    """Tasks whose rule is 'mirror each row'; every task's grids are distinct."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tasks = {}
+    for i, name in enumerate(names):
+        pairs = [_grid(k + 1, 3, 3 + i) for k in range(3)]  # widths differ between tasks
+        task = {
+            "train": [{"input": g, "output": [r[::-1] for r in g]} for g in pairs[:2]],
+            "test": [{"input": pairs[2], "output": [r[::-1] for r in pairs[2]]}],
+        }
+        (folder / f"{name}.json").write_text(json.dumps(task))
+        tasks[name] = task
+    return tasks
+
+
+def key_of(task: dict) -> str:
+    """A substring of the prompt that only this task's requests contain."""
+    return encode_grid(task["test"][0]["input"]).split("\n", 1)[1]
+
+
+def hardcoded(task: dict) -> str:
+    """A transductive program: looks the answers up instead of computing them."""
+    table = {json.dumps(ex["input"]): ex["output"] for ex in task["train"] + task["test"]}
+    return f"```python\nimport json\nT = {json.dumps(table)!r}\ndef transform(grid):\n    return json.loads(T)[json.dumps(grid)]\n```"
+
+
+@pytest.fixture()
+def env(monkeypatch, tmp_path):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.chdir(tmp_path)  # no stray .env from the repository
+    return tmp_path
+
+
+def test_metrics_exact_with_faults(env):
+    tasks = make_tasks(env / "tasks", ["solve", "trans", "fail", "slow", "flaky"])
+    script = {
+        "rules": [
+            {"match": key_of(tasks["solve"]), "responses": [
+                {"content": FLIP}, {"content": FLIP}, {"content": WRONG}, {"content": BROKEN}]},
+            {"match": key_of(tasks["trans"]), "responses": [
+                {"content": hardcoded(tasks["trans"])}, {"content": WRONG}, {"content": WRONG},
+                {"content": WRONG}]},
+            {"match": key_of(tasks["fail"]), "responses": [{"status": 500}]},
+            {"match": key_of(tasks["slow"]), "responses": [{"hang": 3, "content": FLIP}]},
+            {"match": key_of(tasks["flaky"]), "cycle": False, "responses": [
+                {"status": 429, "retry_after": 0.05}, {"content": FLIP}, {"content": WRONG},
+                {"content": TRUNCATED, "finish_reason": "length"}, {"malformed": True},
+                {"empty_choices": True}, {"content": FLIP}]},
+        ],
+        "default": {"content": WRONG},
+    }  # fmt: skip
+    with ScriptedServer(script) as server:
+        result = run_eval(
+            dataset=str(env / "tasks"), subset="all_evaluation", base_url=server.base_url,
+            model="scripted", max_attempts=4, max_workers=8, api_timeout=0.5,
+            output_dir=str(env / "logs"), progress=False,
+        )  # fmt: skip
+    s = result.summary
+    assert s["n_tasks"] == 5 and s["n_attempts"] == 20
+    m = s["metrics"]
+    assert m["pass2_weighted"] == pytest.approx(3 / 5)  # solve, trans, flaky
+    assert m["pass2_weighted_excl_trans"] == pytest.approx(2 / 5)
+    assert m["pass2_train_majority"] == pytest.approx(3 / 5)
+    assert m["pass2_train_majority_excl_trans"] == pytest.approx(2 / 5)
+    assert m["oracle"] == pytest.approx(3 / 5)
+    assert m["oracle_excl_trans"] == pytest.approx(2 / 5)
+    assert m["all_train_correct"] == pytest.approx(3 / 5)
+    assert m["min1_train_correct"] == pytest.approx(3 / 5)
+    assert m["min1_code_success"] == pytest.approx(3 / 5)
+    assert m["max_length_responses"] == pytest.approx(1 / 20)
+    assert m["timeout_responses"] == pytest.approx(4 / 20)
+    assert m["api_failure_responses"] == pytest.approx(4 / 20)
+
+    run_dir = result.run_dir
+    records = read_attempts(run_dir)
+    assert len(records) == 20
+    by_task = {}
+    for r in records:
+        by_task.setdefault(r["task_id"], []).append(r)
+    assert {r["failure"] for r in by_task["fail"]} == {"server_error"}
+    assert all(r["tries"] == 3 for r in by_task["fail"])
+    assert {r["failure"] for r in by_task["slow"]} == {"timeout"}
+    assert sorted(r["transductive"] for r in by_task["trans"]) == [False, False, False, True]
+    flaky = by_task["flaky"]
+    assert sum(r["max_length"] for r in flaky) == 1
+    assert sum(r["tries"] for r in flaky) == 7  # 429, malformed and empty were each retried
+    assert sorted(r["test"][0]["correct"] for r in flaky) == [False, True, True, True]
+    broken = [r for r in by_task["solve"] if r["train"] and r["train"][0]["status"] == "error"]
+    assert len(broken) == 1 and "SyntaxError" in broken[0]["train"][0]["error"]
+    # every sampling parameter sent is logged; host:port endpoints get min_p
+    assert records[0]["request"]["extra_body"]["min_p"] == 0.05
+    # per-task files, summary, programs
+    assert sorted(p.stem for p in (run_dir / "tasks").glob("*.json")) == sorted(tasks)
+    solve = json.loads((run_dir / "tasks" / "solve.json").read_text())
+    assert solve["test_correct"] == 2 and solve["exec_errors"] == 1
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["isolation"]["level"] in ("full", "partial")
+    assert config["settings"]["max_attempts"] == 4
+    programs = read_programs(run_dir)
+    assert len(programs) == 12  # attempts with code: 4 + 4 + 4 (flaky); fail/slow have none
+    assert_no_secret(run_dir)
+
+
+def assert_no_secret(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), f"API key found in {path}"
+
+
+def test_refinement_turns(env):
+    tasks = make_tasks(env / "tasks", ["refine"])
+    script = {"default": {"turns": {"1": {"content": WRONG}, "2": {"content": FLIP}}}}
+    with ScriptedServer(script) as server:
+        result = run_eval(
+            dataset=str(env / "tasks"), subset="all_evaluation", base_url=server.base_url,
+            model="scripted", max_attempts=2, max_turns=3, output_dir=str(env / "logs"),
+            progress=False,
+        )  # fmt: skip
+        second = [r for r in server.requests if len(r["messages"]) > 2]
+    records = sorted(read_attempts(result.run_dir), key=lambda r: (r["attempt"], r["turn"]))
+    assert [(r["attempt"], r["turn"], r["final"]) for r in records] == [
+        (0, 1, False), (0, 2, True), (1, 1, False), (1, 2, True)
+    ]  # fmt: skip
+    assert records[0]["all_train_correct"] is False and records[1]["all_train_correct"] is True
+    assert "Example 1: wrong" in records[1]["feedback"]
+    # the refinement request carried the previous code and the expected grid
+    assert len(second) == 2
+    feedback = second[0]["messages"][-1]["content"]
+    assert "return grid" in feedback
+    assert encode_grid(tasks["refine"]["train"][0]["output"]).split("\n", 1)[1] in feedback
+    assert result.summary["metrics"]["pass2_weighted"] == 1.0
+
+
+def test_multi_endpoint_spreading(env):
+    make_tasks(env / "tasks", ["a", "b", "c"])
+    with (
+        ScriptedServer({"default": {"content": FLIP, "delay": 0.05}}) as s1,
+        ScriptedServer({"default": {"content": FLIP, "delay": 0.05}}) as s2,
+    ):
+        result = run_eval(
+            dataset=str(env / "tasks"), subset="all_evaluation",
+            base_url=[s1.base_url, s2.base_url], model="scripted", max_attempts=8,
+            max_workers=8, output_dir=str(env / "logs"), progress=False,
+        )  # fmt: skip
+        n1, n2 = len(s1.requests), len(s2.requests)
+    assert n1 + n2 == 24
+    assert min(n1, n2) >= 8  # least-outstanding spreading keeps both busy
+    endpoints = {r["endpoint"] for r in read_attempts(result.run_dir)}
+    assert endpoints == {s1.base_url, s2.base_url}
+
+
+def test_budget_stop(env):
+    make_tasks(env / "tasks", ["a", "b", "c", "d"])
+    usage = {"prompt_tokens": 1000, "completion_tokens": 1000}  # $0.002 per request below
+    with ScriptedServer({"default": {"content": WRONG, "usage": usage, "delay": 0.02}}) as server:
+        result = run_eval(
+            dataset=str(env / "tasks"), subset="all_evaluation", base_url=server.base_url,
+            model="scripted", max_attempts=8, max_workers=2, price_in=1.0, price_out=1.0,
+            max_cost=0.02, output_dir=str(env / "logs"), progress=False,
+        )  # fmt: skip
+        n_requests = len(server.requests)
+    s = result.summary
+    assert s["stopped_by"] == "budget"
+    assert s["cost_usd"] <= 0.02 + 1e-9
+    assert 5 <= n_requests <= 10  # stopped near the cap, not after all 32
+    assert s["n_tasks"] == 4  # every task asked for stays in the denominator
+    assert s["n_attempts"] == n_requests
+
+
+def test_repeat_runs_aggregate(env):
+    make_tasks(env / "tasks", ["a", "b"])
+    script = {"default": {"content": FLIP}, "rules": [
+        {"match": "never-matches", "responses": [{"content": WRONG}]}]}  # fmt: skip
+    with ScriptedServer(script) as server:
+        result = run_eval(
+            dataset=str(env / "tasks"), subset="all_evaluation", base_url=server.base_url,
+            model="scripted", max_attempts=2, repeat_runs=3, output_dir=str(env / "logs"),
+            progress=False,
+        )  # fmt: skip
+    assert len(result.runs) == 3
+    assert len({r.run_dir for r in result.runs}) == 3
+    agg = json.loads(result.aggregate_path.read_text())
+    assert agg["n_runs"] == 3
+    w = agg["metrics"]["pass2_weighted"]
+    assert w["mean"] == 1.0 and w["std"] == 0.0 and w["ci95_low"] == w["ci95_high"] == 1.0
+
+
+def _cli(*args: str, env: dict | None = None, cwd: Path | None = None, **kw):
+    return subprocess.Popen(
+        [sys.executable, "-m", "arcnb.cli", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd, **kw,
+    )  # fmt: skip
+
+
+def _cli_env(extra: dict | None = None) -> dict:
+    env = {k: v for k, v in os.environ.items() if "KEY" not in k}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra or {})
+    return env
+
+
+@pytest.mark.slow
+def test_kill_and_resume(env):
+    tasks = make_tasks(env / "tasks", [f"t{i}" for i in range(6)])
+    script = {"default": {"content": FLIP, "delay": 0.15}}
+    logs = env / "logs"
+    with ScriptedServer(script) as server:
+        proc = _cli(
+            "run", "--dataset", str(env / "tasks"), "--subset", "all_evaluation",
+            "--base-url", server.base_url, "--model", "scripted", "--max_attempts", "4",
+            "--max_workers", "3", "--output-dir", str(logs), "--no-progress",
+            env=_cli_env({"OPENAI_API_KEY": KEY}), cwd=env,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        run_dir = None
+        while time.monotonic() < deadline:
+            runs = list(logs.glob("*/attempts.jsonl"))
+            if runs and len(runs[0].read_text().splitlines()) >= 6:
+                run_dir = runs[0].parent
+                break
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert run_dir is not None, proc.stderr.read()
+    before = {(r["task_id"], r["attempt"]) for r in read_attempts(run_dir)}
+    assert 6 <= len(before) < 24
+    assert not (run_dir / "summary.json").exists()
+    with ScriptedServer(script) as server2:
+        proc = _cli(
+            "run", "--resume", str(run_dir), "--base-url", server2.base_url, "--no-progress",
+            env=_cli_env({"OPENAI_API_KEY": KEY}), cwd=env,
+        )  # fmt: skip
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        asked = {
+            (t, i)
+            for body in server2.requests
+            for t, task in tasks.items()
+            if key_of(task) in body["messages"][1]["content"]
+            for i in [None]
+        }
+        n_resumed = len(server2.requests)
+    assert n_resumed == 24 - len(before)  # finished attempts were never requested again
+    assert len(asked) == 6 - sum(
+        all((t, a) in before for a in range(4)) for t in tasks
+    )  # fmt: skip
+    records = read_attempts(run_dir)
+    keys = [(r["task_id"], r["attempt"], r["turn"]) for r in records]
+    assert len(keys) == len(set(keys)) == 24  # every attempt exactly once
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["n_tasks"] == 6 and summary["n_attempts"] == 24
+    assert summary["metrics"]["pass2_weighted"] == 1.0
+    assert_no_secret(run_dir)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--subset", "shortest_trainig_10"], "shortest_training_10"),
+        (["--max-attempts", "0"], "--max-attempts"),
+        (["--repeat-runs", "11"], "--repeat-runs"),
+        (["--base-url", "ftp://x"], "--base-url"),
+        (["--dataset", "arc-agi-9"], "arc-agi-1"),
+        (["--resume", "/nonexistent"], "--resume"),
+        (["--max-cost", "1", "--model", "no-such-model", "--base-url", "http://127.0.0.1:9/v1"],
+         "--price-in"),
+    ],
+)  # fmt: skip
+def test_bad_input_exits_2_with_one_line(env, args, needle):
+    proc = _cli("run", "--output-dir", str(env / "logs"), *args, env=_cli_env(), cwd=env)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in err
+    assert not (env / "logs").exists() or not any((env / "logs").iterdir())  # nothing half-written
+
+
+@pytest.mark.slow
+def test_notebook_headless_with_papermill(env):
+    """The notebook runs headless; its parameters (stored in the output) hold no key."""
+    import papermill as pm
+
+    make_tasks(env / "tasks", ["nb1", "nb2"])
+    out = env / "out.ipynb"
+    with ScriptedServer({"default": {"content": FLIP}}) as server:
+        pm.execute_notebook(
+            str(ROOT / "notebooks" / "run_eval.ipynb"),
+            str(out),
+            parameters={
+                "dataset": str(env / "tasks"),
+                "subset": "all_evaluation",
+                "base_url": server.base_url,
+                "model": "scripted",
+                "max_attempts": 2,
+                "output_dir": str(env / "logs"),
+            },
+            kernel_name="python3",
+            cwd=str(env),
+        )
+    nb = json.loads(out.read_text())
+    text = out.read_text()
+    assert KEY not in text
+    outputs = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
+    assert "pass2_weighted" in outputs
+    runs = list((env / "logs").glob("*/summary.json"))
+    assert len(runs) == 1
+    assert json.loads(runs[0].read_text())["metrics"]["pass2_weighted"] == 1.0
+    assert_no_secret(env / "logs")
+
+
+@pytest.mark.slow
+def test_bundled_local_model_end_to_end(env):
+    """No --base-url and no API key: the bundled llama.cpp model answers, 2 tasks x 2 attempts."""
+    proc = _cli(
+        "run", "--dataset", "arc-agi-1", "--subset", "shortest_training_10", "--limit", "2",
+        "--max-attempts", "2", "--max-tokens", "256", "--output-dir", str(env / "logs"),
+        env=_cli_env(), cwd=env,
+    )  # fmt: skip
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    assert "tiny demonstration model" in err
+    (run_dir,) = list((env / "logs").iterdir())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["n_tasks"] == 2 and summary["n_attempts"] == 4
+    records = read_attempts(run_dir)
+    assert len(records) == 4
+    answered = [r for r in records if r["failure"] is None]
+    assert answered, [r["error"] for r in records]
+    assert all(r["response"]["usage"]["completion_tokens"] > 0 for r in answered)
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["local_model"] is True and config["model"] == "smollm2-135m-instruct"
+    assert "pass2_weighted" in out
