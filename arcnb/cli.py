@@ -147,6 +147,127 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- stats ------------------------------------------------------------------------------------
+
+
+def _add_stats_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories")
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    from arcnb.compare import recompute_summary
+    from arcnb.metrics import format_table
+
+    summaries = [recompute_summary(d) for d in args.run_dirs]  # every dir checked before output
+    for i, s in enumerate(summaries):
+        if i:
+            print()
+        print(f"== {s['run_id']} ({s['model']}, {s['dataset']}/{s['subset']})")
+        print(format_table(s))
+        if not s["complete"]:
+            print(f"incomplete: {'; '.join(s['reasons'])}")
+        for warning in s["warnings"]:
+            print(f"warning: {warning}")
+    return 0
+
+
+# -- cleanup-logs -----------------------------------------------------------------------------
+
+
+def _add_cleanup_logs_args(parser: argparse.ArgumentParser) -> None:
+    _flag(parser, "logs-dir", default="logs", metavar="DIR", help="(default: %(default)s)")
+    _flag(parser, "older-than", required=True, metavar="DAYS",
+          help="delete runs started more than DAYS days ago (by the UTC time in the name, "
+          "else the modification time)")  # fmt: skip
+    parser.add_argument("--yes", action="store_true", help="delete without asking")
+
+
+def _cmd_cleanup_logs(args: argparse.Namespace) -> int:
+    import math
+    import re
+    import shutil
+    import time
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from arcnb.logs import list_runs
+
+    try:
+        days = float(args.older_than)
+    except ValueError:
+        raise InputError(
+            f"--older-than must be a number of days, got {args.older_than!r}"
+        ) from None
+    if not math.isfinite(days) or days < 0:
+        raise InputError(f"--older-than must be a number of days >= 0, got {args.older_than!r}")
+    root = Path(args.logs_dir)
+    if not root.is_dir():
+        raise InputError(f"--logs-dir {args.logs_dir}: no such directory")
+
+    def started(path: Path) -> float:  # seconds since the epoch
+        match = re.match(r"(\d{8}T\d{6}Z)", path.name)
+        if match:
+            try:
+                stamp = datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ")
+                return stamp.replace(tzinfo=UTC).timestamp()
+            except ValueError:
+                pass
+        return path.lstat().st_mtime
+
+    cutoff = time.time() - days * 86400
+    # Symbolic links are never followed or removed: they may point outside the logs.
+    runs = [p for p in list_runs(root) if not p.is_symlink() and started(p) < cutoff]
+    aggregates = [
+        p for p in sorted(root.glob("*_aggregate.json"))
+        if p.is_file() and not p.is_symlink() and started(p) < cutoff
+    ]  # fmt: skip
+    if not runs and not aggregates:
+        print(f"no run directories older than {args.older_than} days in {root}")
+        return 0
+    for path in runs + aggregates:
+        print(path)
+    what = f"{len(runs)} run directories"
+    if aggregates:
+        what += f" and {len(aggregates)} aggregate files"
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print(f"not deleting {what}: stdin is not a terminal; pass --yes", file=sys.stderr)
+            return 1
+        answer = input(f"Delete {what}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing deleted")
+            return 0
+    for path in runs:
+        shutil.rmtree(path)
+        print(f"removed {path}")
+    for path in aggregates:
+        path.unlink()
+        print(f"removed {path}")
+    return 0
+
+
+# -- viz ------------------------------------------------------------------------------------
+
+
+def _add_viz_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory under logs/")
+    parser.add_argument(
+        "--task", action="append", metavar="ID", help="only this task (repeatable; default: all)"
+    )
+    parser.add_argument("--out", default="plots", metavar="DIR", help="(default: %(default)s)")
+
+
+def _cmd_viz(args: argparse.Namespace) -> int:
+    from arcnb.plotting import format_evolution_table, load_run, render_run
+
+    for warning in load_run(args.run_dir).warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    rows = render_run(args.run_dir, task_ids=args.task, out_dir=args.out)
+    print(format_evolution_table(rows))
+    print(f"{len(rows)} figures in {args.out}/")
+    return 0
+
+
 # Command name -> (help, add its flags, run it).
 _COMMANDS: dict[
     str,
@@ -154,6 +275,17 @@ _COMMANDS: dict[
 ] = {
     "subsets": ("list a dataset's named subsets and their sizes", _add_subsets_args, _cmd_subsets),
     "run": ("evaluate a model on ARC tasks (all attempts at once)", _add_run_args, _cmd_run),
+    "viz": (
+        "plot every attempt or turn of a run, and print the evolution table",
+        _add_viz_args,
+        _cmd_viz,
+    ),
+    "stats": ("recompute and print runs' metrics (finished or not)", _add_stats_args, _cmd_stats),
+    "cleanup-logs": (
+        "delete run directories older than some days",
+        _add_cleanup_logs_args,
+        _cmd_cleanup_logs,
+    ),
 }
 
 

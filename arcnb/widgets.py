@@ -1,0 +1,680 @@
+"""Browse a run directory: an ipywidgets explorer, and the same views as static HTML.
+
+`explore(run_dir)` picks a task, attempt and turn from dropdowns and shows that turn's grids
+(input | expected | predicted per example, predictions framed green when right, red when
+wrong), its code, the model's reasoning and answer, its failure, and the task's vote tally.
+`render_html` / `save_html` write the same views for every attempt into one self-contained
+HTML document, which needs no kernel.
+
+Everything is read back from the run's files (`arcnb.logs`), so an unfinished run works:
+no ``summary.json`` or ``tasks/`` (the tally is then recomputed from ``attempts.jsonl``), a
+torn last line, records lacking fields (shown as "missing"). Model text is untrusted: every
+string from a record is passed through `html.escape`, or through pygments, which escapes.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from arcnb.errors import ArcnbError, InputError
+from arcnb.logs import read_attempts, read_config, read_summary, read_task
+from arcnb.metrics import task_summary
+from arcnb.scoring import Grid, as_grid
+from arcnb.tasks import ARC_PALETTE, Task, load_task, load_tasks
+
+__all__ = ["Explorer", "RunData", "explore", "render_html", "save_html"]
+
+MISSING = "<i class='arcnb-missing' style='color:#b00'>missing</i>"
+RIGHT_BORDER = "3px solid green"  # frame of a predicted grid that is exactly right
+WRONG_BORDER = "3px solid red"
+UNKNOWN_BORDER = "3px dashed gray"  # the true output is hidden: right or wrong is unknown
+GRID_PX = 240  # a grid's longer side is at most this many CSS pixels (cells 4-16 px)
+TALLY_TOP = 4  # candidates shown per method and test input; the rest are counted
+TALLY_METHODS = ("weighted", "train_majority", "oracle")  # each also shown _excl_trans
+MAX_TEXT = 100_000  # characters of model text shown per field; the rest is cut
+
+_ABSENT = object()
+
+
+# ---- reading a run --------------------------------------------------------------------------
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+class RunData:
+    """A run directory's records indexed by (task, attempt, turn), with tasks and votes.
+
+    Args:
+        run_dir: The run directory.
+        tasks: The run's tasks, when ``config.json`` names a dataset that cannot be loaded
+            here (a moved folder); by default they are loaded from the config.
+
+    Raises:
+        InputError: ``run_dir`` is not a directory, or ``attempts.jsonl`` is corrupt
+            before its last line.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike[str], tasks: Sequence[Task] | None = None):
+        self.run_dir = Path(run_dir)
+        if not self.run_dir.is_dir():
+            raise InputError(f"{run_dir}: no such run directory")
+        self._given = {t.id: t for t in tasks or []}
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the files again (a run still in progress has more records now)."""
+        try:
+            self.config: dict[str, Any] = read_config(self.run_dir)
+        except InputError:
+            self.config = {}
+        self.records: dict[tuple[str, int, int], dict[str, Any]] = {}
+        for record in read_attempts(self.run_dir):
+            if record.get("task_id") is None:
+                continue
+            key = (
+                str(record["task_id"]),
+                _int(record.get("attempt"), 0),
+                _int(record.get("turn"), 1),
+            )
+            self.records.setdefault(key, record)  # a resumed run's repeat: keep the first
+        seen = dict.fromkeys(key[0] for key in self.records)
+        planned = [str(t) for t in self.config.get("task_ids") or []]
+        self.task_ids = [t for t in planned if t in seen] + [t for t in seen if t not in planned]
+        self.unstarted = [t for t in planned if t not in seen]
+        self._tasks: dict[str, Task | None] | None = None
+
+    def attempts(self, task_id: str) -> list[int]:
+        """Attempt indices recorded for a task, ascending."""
+        return sorted({a for t, a, _ in self.records if t == task_id})
+
+    def turns(self, task_id: str, attempt: int | None) -> list[int]:
+        """Turns recorded for one attempt, ascending."""
+        return sorted(n for t, a, n in self.records if t == task_id and a == attempt)
+
+    def record(self, task_id: str, attempt: int, turn: int) -> dict[str, Any] | None:
+        return self.records.get((task_id, attempt, turn))
+
+    def task(self, task_id: str) -> Task | None:
+        """The task (inputs, expected outputs), or None when it cannot be loaded."""
+        if self._tasks is None:
+            self._tasks = dict(self._given)
+            dataset = (self.config.get("settings") or {}).get("dataset")
+            wanted = [t for t in self.task_ids if t not in self._tasks]
+            if dataset and wanted:
+                try:
+                    self._tasks.update((t.id, t) for t in load_tasks(dataset, ",".join(wanted)))
+                except ArcnbError:
+                    for task_id in wanted:  # one bad id must not hide the others
+                        try:
+                            self._tasks[task_id] = load_task(dataset, task_id)
+                        except ArcnbError:
+                            self._tasks[task_id] = None
+        return self._tasks.get(task_id)
+
+    def finals(self, task_id: str) -> list[dict[str, Any]]:
+        """Each attempt's latest recorded turn, by attempt index."""
+        return [
+            self.records[(task_id, a, self.turns(task_id, a)[-1])] for a in self.attempts(task_id)
+        ]
+
+    def expected_test(self, task_id: str) -> list[Grid | None]:
+        task = self.task(task_id)
+        if task is not None:
+            return [ex.output for ex in task.test]
+        n_test = max((len(r.get("test") or []) for r in self.finals(task_id)), default=1)
+        return [None] * max(n_test, 1)
+
+    def vote(self, task_id: str) -> tuple[dict[str, Any] | None, str]:
+        """The task's vote (`TaskVote.to_dict`) and where it came from, or None and why not."""
+        try:
+            saved = read_task(self.run_dir, task_id)
+        except InputError as error:
+            saved = None
+            problem = str(error)
+        else:
+            problem = ""
+        if saved and isinstance(saved.get("vote"), Mapping):
+            return dict(saved["vote"]), f"tasks/{task_id}.json"
+        try:
+            summary = task_summary(
+                self.finals(task_id), self.expected_test(task_id), with_vote=True
+            )
+        except ArcnbError as error:
+            return None, f"{problem} {error}".strip()
+        return summary["vote"], "recomputed from attempts.jsonl"
+
+
+# ---- HTML pieces ----------------------------------------------------------------------------
+def _text(value: Any, limit: int = MAX_TEXT) -> str:
+    """Escaped text, ``missing`` for an absent field, cut at ``limit`` characters."""
+    if value is _ABSENT:
+        return MISSING
+    if value is None:
+        return "<i>none</i>"
+    text = value if isinstance(value, str) else repr(value)
+    cut = f"... ({len(text) - limit} more characters)" if len(text) > limit else ""
+    return html.escape(text[:limit] + cut)
+
+
+def _get(record: Mapping[str, Any] | None, *path: str) -> Any:
+    """``record[a][b]...``, or `_ABSENT` when any step is missing."""
+    value: Any = record
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return _ABSENT
+        value = value[key]
+    return value
+
+
+def grid_html(grid: Any, inline: bool = True) -> str:
+    """One grid as an HTML table in the ARC palette.
+
+    Args:
+        grid: A grid; anything else is shown as "not a grid".
+        inline: Style every cell inline (works anywhere, also inside a widget); False uses
+            the classes ``c0``-``c9`` defined in `render_html`'s stylesheet (smaller files).
+    """
+    g = as_grid(grid)
+    if g is None:
+        return "<i>not a grid</i>" if grid is not None else "<i>none</i>"
+    px = max(4, min(16, GRID_PX // max(len(g), len(g[0]))))
+    size = f"width:{px}px;height:{px}px;padding:0;"
+    rows = []
+    for row in g:
+        cells = []
+        for c in row:
+            colour = ARC_PALETTE[c] if 0 <= c <= 9 else "#ffffff"
+            if inline:  # the gaps between cells (border-spacing) show the table's grey
+                cells.append(f"<td style='{size}background:{colour}'></td>")
+            else:
+                cells.append(f"<td class=c{c}></td>" if 0 <= c <= 9 else "<td></td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    shape = f"{len(g)}x{len(g[0])}"
+    style = "border-collapse:separate;border-spacing:1px;background:#444;display:inline-table"
+    style += "" if inline else f";--px:{px}px"
+    return f"<table class='arcnb-grid' title='{shape}' style='{style}'>{''.join(rows)}</table>"
+
+
+def _framed(inner: str, border: str, correct: bool | None) -> str:
+    flag = "unknown" if correct is None else str(correct).lower()
+    return (
+        f"<div data-correct='{flag}' style='display:inline-block;padding:2px;"
+        f"border:{border}'>{inner}</div>"
+    )
+
+
+def grids_html(record: Mapping[str, Any] | None, task: Task | None, inline: bool = True) -> str:
+    """Input | expected | predicted for each train and test example of one turn."""
+    rows = []
+    for split in ("train", "test"):
+        examples = task.train if task is not None and split == "train" else None
+        examples = task.test if task is not None and split == "test" else examples
+        results = _get(record, split)
+        results = results if isinstance(results, list) else []
+        for i in range(max(len(examples or []), len(results))):
+            example = examples[i] if examples is not None and i < len(examples) else None
+            expected = example.output if example is not None else None
+            if example is None:
+                inp = exp = MISSING
+            else:
+                inp = grid_html(example.input, inline)
+                exp = grid_html(expected, inline) if expected is not None else "<i>hidden</i>"
+            rows.append(
+                f"<tr><td style='vertical-align:middle'>{split} {i + 1}</td><td>{inp}</td>"
+                f"<td>{exp}</td><td>{_prediction(results, i, expected, inline)}</td></tr>"
+            )
+    if not rows:
+        return "<p><i>no examples: the task could not be loaded and nothing ran</i></p>"
+    head = "<tr><th></th><th>input</th><th>expected</th><th>predicted</th></tr>"
+    return f"<table class='arcnb-examples'>{head}{''.join(rows)}</table>"
+
+
+def _prediction(results: list[Any], i: int, expected: Grid | None, inline: bool) -> str:
+    if i >= len(results) or not isinstance(results[i], Mapping):
+        return "<i>not run</i>"
+    result = results[i]
+    output = result.get("output")
+    inner = grid_html(output, inline) if output is not None else "<i>no output</i>"
+    if expected is None:
+        framed = _framed(inner, UNKNOWN_BORDER, None)
+    else:
+        correct = bool(result.get("correct"))
+        framed = _framed(inner, RIGHT_BORDER if correct else WRONG_BORDER, correct)
+    notes = [f"status: {_text(_get(result, 'status'))}"]
+    accuracy = result.get("pixel_accuracy")
+    if isinstance(accuracy, int | float):
+        notes.append(f"pixels: {100 * accuracy:.0f}%")
+    if result.get("error"):
+        notes.append(
+            f"<pre style='white-space:pre-wrap;max-width:40em'>{_text(result['error'], 2000)}</pre>"
+        )
+    return f"{framed}<div style='font-size:smaller'>{'<br>'.join(notes)}</div>"
+
+
+def code_html(record: Mapping[str, Any] | None) -> str:
+    """The turn's extracted program, syntax-highlighted (inline styles) when pygments is there."""
+    code = _get(record, "code")
+    if code is _ABSENT:
+        return f"<div>code: {MISSING}</div>"
+    if not code:
+        return "<div><i>no program was extracted from the response</i></div>"
+    code = code if isinstance(code, str) else repr(code)
+    try:
+        from pygments import highlight
+        from pygments.formatters import HtmlFormatter
+        from pygments.lexers import PythonLexer
+    except ImportError:
+        return f"<pre>{_text(code)}</pre>"
+    return highlight(code[:MAX_TEXT], PythonLexer(), HtmlFormatter(noclasses=True))
+
+
+def text_html(record: Mapping[str, Any] | None, field: str) -> str:
+    """The response's ``reasoning`` or ``content`` as escaped, wrapped text."""
+    response = _get(record, "response")
+    if response is None:
+        return "<i>no response (the request failed)</i>"
+    value = _get(record, "response", field)
+    if value is None or value == "":
+        return "<i>none</i>"
+    return f"<pre style='white-space:pre-wrap'>{_text(value)}</pre>"
+
+
+def _details(title: str, body: str) -> str:
+    return f"<details><summary>{title}</summary>{body}</details>"
+
+
+def outcome(record: Mapping[str, Any] | None) -> str:
+    """A one-word reading of a turn: api failure, no code, exec error, partial, ..."""
+    if record is None:
+        return "missing"
+    if record.get("failure"):
+        return f"api failure ({record['failure']})"
+    if not record.get("code"):
+        return "no code"
+    train = [t for t in record.get("train") or [] if isinstance(t, Mapping)]
+    if any(t.get("status") != "ok" for t in train):
+        return "exec error"
+    right = sum(bool(t.get("correct")) for t in train)
+    if train and right == len(train):
+        return "all train correct"
+    return "partial train" if right else "wrong on train"
+
+
+def failure_html(record: Mapping[str, Any] | None) -> str:
+    """The turn's outcome, failure category, error and bookkeeping, as a small table."""
+    test = _get(record, "test")
+    test_right = (
+        f"{sum(bool(t.get('correct')) for t in test if isinstance(t, Mapping))}/{len(test)}"
+        if isinstance(test, list)
+        else _ABSENT
+    )
+    finish = _get(record, "response", "finish_reason")
+    if _get(record, "response") is None:
+        finish = None  # the request failed: there is no response to have finished
+    fields = [
+        ("outcome", html.escape(outcome(record))),
+        ("failure", _text(_get(record, "failure"))),
+        ("error", _text(_get(record, "error"), 2000)),
+        ("finish reason", _text(finish)),
+        ("train accuracy", _text(_get(record, "train_accuracy"))),
+        ("test correct", _text(test_right)),
+        ("transductive", _text(_get(record, "transductive"))),
+        ("transduction reasons", _reasons(_get(record, "transduction_reasons"))),
+        ("final turn", _text(_get(record, "final"))),
+        ("cost (USD)", _text(_get(record, "cost_usd"))),
+    ]
+    rows = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in fields)
+    return f"<table class='arcnb-failure'>{rows}</table>"
+
+
+def _reasons(reasons: Any) -> str:
+    if reasons is _ABSENT:
+        return MISSING
+    if not reasons:
+        return "<i>none</i>"
+    items = reasons if isinstance(reasons, list) else [reasons]
+    return "; ".join(_text(r, 500) for r in items)
+
+
+def tally_html(
+    vote: Mapping[str, Any] | None,
+    expected: Sequence[Grid | None],
+    source: str,
+    inline: bool = True,
+) -> str:
+    """Per test input, each voting method's ranked candidates with score, count and attempts."""
+    if not vote:
+        return f"<p><i>no vote tally: {html.escape(source or 'no attempts')}</i></p>"
+    tallies = vote.get("tallies") or {}
+    methods = vote.get("methods") or {}
+    parts = [f"<p style='font-size:smaller'>vote tally ({html.escape(source)})</p>"]
+    for t in range(_int(vote.get("n_test"), len(expected))):
+        truth = expected[t] if t < len(expected) else None
+        shown = grid_html(truth, inline) if truth is not None else "<i>hidden</i>"
+        rows = []
+        for name in [m for base in TALLY_METHODS for m in (base, base + "_excl_trans")]:
+            per_test = tallies.get(name) or []
+            ranked = per_test[t] if t < len(per_test) else []
+            correct = (_get(methods, name, "per_test_correct") or [None] * (t + 1))[t : t + 1]
+            mark = {True: "&#10003;", False: "&#10007;"}.get(correct[0] if correct else None, "?")
+            cells = [
+                _candidate(c, truth, rank, inline) for rank, c in enumerate(ranked[:TALLY_TOP])
+            ]
+            if len(ranked) > TALLY_TOP:
+                cells.append(f"<td>+{len(ranked) - TALLY_TOP} more</td>")
+            cells = cells or ["<td><i>no candidates</i></td>"]
+            rows.append(f"<tr><th style='text-align:left'>{name} {mark}</th>{''.join(cells)}</tr>")
+        parts.append(
+            f"<div class='arcnb-tally'><b>test {t + 1}</b> expected: {shown}"
+            f"<table>{''.join(rows)}</table></div>"
+        )
+    return "".join(parts)
+
+
+def _candidate(candidate: Any, truth: Grid | None, rank: int, inline: bool) -> str:
+    if not isinstance(candidate, Mapping):
+        return f"<td>{MISSING}</td>"
+    grid = as_grid(candidate.get("grid"))
+    right = truth is not None and grid == as_grid(truth)
+    score = candidate.get("score")
+    score_text = f"{score:g}" if isinstance(score, int | float) else _text(score)
+    attempts = ",".join(str(a) for a in candidate.get("attempts") or [])
+    label = (
+        f"{'<b>' if rank < 2 else ''}#{rank + 1}{' &#10003;' if right else ''}"
+        f"{'</b>' if rank < 2 else ''} score {score_text} &middot; "
+        f"&times;{_text(candidate.get('count', _ABSENT))} &middot; attempts {html.escape(attempts)}"
+    )
+    return (
+        f"<td style='vertical-align:top;padding:0 8px'>{grid_html(grid, inline)}"
+        f"<div style='font-size:smaller'>{label}</div></td>"
+    )
+
+
+def turn_html(data: RunData, task_id: str, attempt: int, turn: int, inline: bool = True) -> str:
+    """Every view of one turn (reasoning and response collapsed in ``<details>``)."""
+    record = data.record(task_id, attempt, turn)
+    title = f"task {html.escape(task_id)} &middot; attempt {attempt} &middot; turn {turn}"
+    return (
+        f"<div class='arcnb-turn'><h4>{title}</h4>{failure_html(record)}"
+        f"{grids_html(record, data.task(task_id), inline)}"
+        + _details("reasoning", text_html(record, "reasoning"))
+        + _details("response", text_html(record, "content"))
+        + f"{code_html(record)}</div>"
+    )
+
+
+# ---- static report --------------------------------------------------------------------------
+_CSS = "\n".join(
+    [
+        "body{font-family:sans-serif;margin:1em 2em}",
+        "section.arcnb-task{border-top:2px solid #888;margin-top:2em}",
+        ".arcnb-grid td{width:var(--px);height:var(--px);padding:0}",
+        ".arcnb-turn{margin:1em 0 2em 1em}",
+        *(f".arcnb-grid .c{i}{{background:{c}}}" for i, c in enumerate(ARC_PALETTE)),
+    ]
+)
+
+
+def _run_header(data: RunData) -> str:
+    config, summary = data.config, None
+    try:
+        summary = read_summary(data.run_dir)
+    except InputError:
+        pass
+    facts = [
+        ("model", _text(config.get("model", _ABSENT))),
+        ("dataset", _text((config.get("settings") or {}).get("dataset", _ABSENT))),
+        ("run id", _text(config.get("run_id", _ABSENT))),
+        ("records", str(len(data.records))),
+    ]
+    if summary is None:
+        facts.append(("summary", "<i>none: the run has not finished</i>"))
+    else:
+        for name, value in (summary.get("metrics") or {}).items():
+            if isinstance(value, int | float):
+                facts.append((html.escape(str(name)), f"{100 * value:.1f}%"))
+    if data.unstarted:
+        facts.append(("tasks without records", html.escape(", ".join(data.unstarted))))
+    rows = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in facts)
+    return f"<h1>{html.escape(data.run_dir.name)}</h1><table>{rows}</table>"
+
+
+def render_html(
+    run_dir: str | os.PathLike[str],
+    task_ids: Sequence[str] | None = None,
+    tasks: Sequence[Task] | None = None,
+) -> str:
+    """Render a run as one self-contained HTML document (no scripts, no external files).
+
+    Args:
+        run_dir: The run directory (finished or not).
+        task_ids: Tasks to include, in this order; default every task with a record.
+        tasks: The run's tasks, when its dataset cannot be loaded from ``config.json``.
+
+    Returns:
+        The document: a run header, then one ``<section class="arcnb-task">`` per task with
+        its vote tally and every attempt's turns (grids, failure, code; reasoning and
+        response in ``<details>``).
+
+    Raises:
+        InputError: Not a run directory, a corrupt ``attempts.jsonl``, or an unknown task id.
+    """
+    data = RunData(run_dir, tasks)
+    ids = list(task_ids) if task_ids is not None else data.task_ids
+    unknown = [t for t in ids if t not in data.task_ids]
+    if unknown:
+        raise InputError(f"{run_dir}: no records for task(s) {', '.join(unknown[:5])}")
+    sections = []
+    for task_id in ids:
+        vote, source = data.vote(task_id)
+        turns = [
+            turn_html(data, task_id, a, n, inline=False)
+            for a in data.attempts(task_id)
+            for n in data.turns(task_id, a)
+        ]
+        sections.append(
+            f"<section class='arcnb-task' id='task-{html.escape(task_id)}'>"
+            f"<h2>{html.escape(task_id)}</h2><h3>vote</h3>"
+            f"{tally_html(vote, data.expected_test(task_id), source, inline=False)}"
+            f"<h3>attempts</h3>{''.join(turns)}</section>"
+        )
+    title = html.escape(f"arcnb run {data.run_dir.name}")
+    return (
+        f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{title}</title>"
+        f"<style>{_CSS}</style></head><body>{_run_header(data)}{''.join(sections)}</body></html>\n"
+    )
+
+
+def save_html(
+    run_dir: str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    task_ids: Sequence[str] | None = None,
+    tasks: Sequence[Task] | None = None,
+) -> Path:
+    """Write `render_html` of a run (same arguments) to ``path`` and return the path."""
+    path = Path(path)
+    path.write_text(render_html(run_dir, task_ids, tasks), encoding="utf-8")
+    return path
+
+
+# ---- the widget -----------------------------------------------------------------------------
+class Explorer:
+    """Dropdowns for task, attempt and turn, and HTML views of the selected turn.
+
+    Attributes:
+        widget: The ipywidgets box to display.
+        task_dropdown, attempt_dropdown, turn_dropdown: The selectors.
+        failure_view, grids_view, code_view, reasoning_view, response_view, tally_view:
+            ``ipywidgets.HTML`` views of the selection (reasoning and response sit in a
+            collapsed Accordion).
+    """
+
+    def __init__(self, run_dir: str | os.PathLike[str], tasks: Sequence[Task] | None = None):
+        import ipywidgets as w
+
+        self.data = RunData(run_dir, tasks)
+        self.task_dropdown = w.Dropdown(description="task", options=self.data.task_ids)
+        self.attempt_dropdown = w.Dropdown(description="attempt", options=[])
+        self.turn_dropdown = w.Dropdown(description="turn", options=[])
+        self.header_view = w.HTML()
+        self.failure_view = w.HTML()
+        self.grids_view = w.HTML()
+        self.code_view = w.HTML()
+        self.reasoning_view = w.HTML()
+        self.response_view = w.HTML()
+        self.tally_view = w.HTML()
+        text = w.Accordion(
+            children=[self.reasoning_view, self.response_view],
+            titles=("reasoning", "response"),
+            selected_index=None,
+        )
+        tally = w.Accordion(children=[self.tally_view], titles=("vote tally",), selected_index=0)
+        self.widget = w.VBox(
+            [
+                w.HBox([self.task_dropdown, self.attempt_dropdown, self.turn_dropdown]),
+                self.header_view,
+                self.failure_view,
+                self.grids_view,
+                text,
+                self.code_view,
+                tally,
+            ]
+        )
+        self._busy = False
+        self.task_dropdown.observe(self._changed, names="value")
+        self.attempt_dropdown.observe(self._changed, names="value")
+        self.turn_dropdown.observe(self._changed, names="value")
+        self._set(self.data.task_ids[0] if self.data.task_ids else None, None, None)
+
+    @property
+    def selection(self) -> tuple[str | None, int | None, int | None]:
+        """The selected (task id, attempt, turn)."""
+        return self.task_dropdown.value, self.attempt_dropdown.value, self.turn_dropdown.value
+
+    def select(self, task_id: str, attempt: int | None = None, turn: int | None = None) -> None:
+        """Select a turn, as the dropdowns would.
+
+        Args:
+            task_id: A task with records.
+            attempt: An attempt index of it; default its first.
+            turn: A turn of that attempt; default its latest.
+
+        Raises:
+            InputError: The task, attempt or turn has no record.
+        """
+        if task_id not in self.data.task_ids:
+            raise InputError(f"no records for task {task_id!r}")
+        if attempt is not None and attempt not in self.data.attempts(task_id):
+            raise InputError(f"task {task_id}: no attempt {attempt}")
+        if turn is not None:
+            a = attempt if attempt is not None else self.data.attempts(task_id)[0]
+            if turn not in self.data.turns(task_id, a):
+                raise InputError(f"task {task_id} attempt {a}: no turn {turn}")
+        self._set(task_id, attempt, turn)
+
+    def refresh(self) -> None:
+        """Re-read the run directory (for a run still writing) and keep the selection."""
+        task_id, attempt, turn = self.selection
+        self.data.reload()
+        self._busy = True
+        try:
+            self.task_dropdown.options = self.data.task_ids
+        finally:
+            self._busy = False
+        keep = task_id if task_id in self.data.task_ids else None
+        self._set(keep or (self.data.task_ids or [None])[0], attempt, turn)
+
+    def _changed(self, change: Any) -> None:
+        if self._busy:
+            return
+        task_id, attempt, turn = self.selection
+        if change["owner"] is self.task_dropdown:
+            attempt = turn = None
+        elif change["owner"] is self.attempt_dropdown:
+            turn = None
+        self._set(task_id, attempt, turn)
+
+    def _set(self, task_id: str | None, attempt: int | None, turn: int | None) -> None:
+        attempts = self.data.attempts(task_id) if task_id is not None else []
+        attempt = attempt if attempt in attempts else (attempts[0] if attempts else None)
+        turns = self.data.turns(task_id, attempt) if attempt is not None else []
+        turn = turn if turn in turns else (turns[-1] if turns else None)
+        self._busy = True  # the three dropdowns change together: render once, below
+        try:
+            self.task_dropdown.value = task_id
+            self.attempt_dropdown.options = attempts
+            self.attempt_dropdown.value = attempt
+            self.turn_dropdown.options = turns
+            self.turn_dropdown.value = turn
+        finally:
+            self._busy = False
+        self._render()
+
+    def _render(self) -> None:
+        task_id, attempt, turn = self.selection
+        if task_id is None or attempt is None or turn is None:
+            for view in (self.failure_view, self.grids_view, self.code_view, self.tally_view):
+                view.value = ""
+            self.header_view.value = "<p><i>this run has no attempt records yet</i></p>"
+            return
+        record = self.data.record(task_id, attempt, turn)
+        task = self.data.task(task_id)
+        loaded = "" if task is not None else " (task could not be loaded: inputs missing)"
+        self.header_view.value = (
+            f"<b>{html.escape(task_id)}</b> attempt {attempt}, turn {turn}: "
+            f"{html.escape(outcome(record))}{loaded}"
+        )
+        self.failure_view.value = failure_html(record)
+        self.grids_view.value = grids_html(record, task)
+        self.code_view.value = code_html(record)
+        self.reasoning_view.value = text_html(record, "reasoning")
+        self.response_view.value = text_html(record, "content")
+        vote, source = self.data.vote(task_id)
+        self.tally_view.value = tally_html(vote, self.data.expected_test(task_id), source)
+
+    # -- display --------------------------------------------------------------------------
+    def _repr_html_(self) -> str:
+        """Static HTML of the current selection and its task's tally (no kernel needed)."""
+        task_id, attempt, turn = self.selection
+        if task_id is None or attempt is None or turn is None:
+            return "<p><i>this run has no attempt records yet</i></p>"
+        vote, source = self.data.vote(task_id)
+        tally = tally_html(vote, self.data.expected_test(task_id), source)
+        return f"<div>{turn_html(self.data, task_id, attempt, turn)}{_details('vote tally', tally)}</div>"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
+        bundle["text/html"] = self._repr_html_()  # shown where no kernel renders the widget
+        return bundle
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)
+
+    def __repr__(self) -> str:
+        task_id, attempt, turn = self.selection
+        return f"<Explorer {self.data.run_dir.name}: {task_id} attempt {attempt} turn {turn}>"
+
+
+def explore(run_dir: str | os.PathLike[str], tasks: Sequence[Task] | None = None) -> Explorer:
+    """Open an interactive explorer on a run directory.
+
+    Args:
+        run_dir: The run directory (finished or still running; `Explorer.refresh` re-reads).
+        tasks: The run's tasks, when its dataset cannot be loaded from ``config.json``.
+
+    Returns:
+        The explorer; display it (last expression of a cell) to show the widget.
+
+    Raises:
+        InputError: Not a run directory, or a corrupt ``attempts.jsonl``.
+    """
+    return Explorer(run_dir, tasks)

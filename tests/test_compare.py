@@ -1,0 +1,278 @@
+"""arcnb.compare, `arcnb stats` and `arcnb cleanup-logs` on real runs against a scripted server."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from scripted_server import ScriptedServer
+
+from arcnb import compare, run_eval
+from arcnb.cli import main
+from arcnb.metrics import METRICS
+from arcnb.prompts import encode_grid
+
+ROOT = Path(__file__).resolve().parent.parent
+FLIP = "```python\ndef transform(grid):\n    return [row[::-1] for row in grid]\n```"
+WRONG = "```python\ndef transform(grid):\n    return grid\n```"
+USAGE = {"prompt_tokens": 1000, "completion_tokens": 500}  # $0.002 per request at $1/$2
+
+
+def _make_tasks(folder: Path, names: list[str]) -> dict[str, dict]:
+    """Tasks whose rule is 'mirror each row', each with distinct grids."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tasks = {}
+    for i, name in enumerate(names):
+        grids = [[[(k * 7 + r * 3 + 2**c) % 10 for c in range(3 + i)] for r in range(3)]
+                 for k in range(1, 4)]  # fmt: skip
+        task = {
+            "train": [{"input": g, "output": [r[::-1] for r in g]} for g in grids[:2]],
+            "test": [{"input": grids[2], "output": [r[::-1] for r in grids[2]]}],
+        }
+        (folder / f"{name}.json").write_text(json.dumps(task))
+        tasks[name] = task
+    return tasks
+
+
+def _key(task: dict) -> str:
+    return encode_grid(task["test"][0]["input"]).split("\n", 1)[1]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, object]:
+    """alpha (two repeat runs): task a 2/4 attempts right, b 0/4, c 4/4; beta: all right."""
+    root = tmp_path_factory.mktemp("compare")
+    tasks = _make_tasks(root / "tasks", ["a", "b", "c"])
+    common = dict(
+        dataset=str(root / "tasks"), subset="all_evaluation", max_attempts=4, max_workers=4,
+        output_dir=str(root / "logs"), progress=False, price_in=1.0, price_out=2.0,
+        api_key_env="ARCNB_TEST_UNSET_KEY",
+    )  # fmt: skip
+    alpha = {
+        "rules": [
+            {"match": _key(tasks["a"]), "responses": [{"content": FLIP}, {"content": WRONG}]},
+            {"match": _key(tasks["b"]), "responses": [{"content": WRONG}]},
+        ],
+        "default": {"content": FLIP, "usage": USAGE},
+    }
+    with ScriptedServer(alpha) as server:
+        a = run_eval(base_url=server.base_url, model="alpha", repeat_runs=2, **common)
+    with ScriptedServer({"default": {"content": FLIP, "usage": USAGE}}) as server:
+        b = run_eval(base_url=server.base_url, model="beta", **common)
+    return {
+        "root": root,
+        "alpha": [r.run_dir for r in a.runs],
+        "beta": b.run_dir,
+        "aggregate": a.aggregate_path,
+    }
+
+
+def _all(runs) -> list[Path]:
+    return [*runs["alpha"], runs["beta"]]
+
+
+def test_load_runs_matches_summary_json(runs):
+    df = compare.load_runs(_all(runs)).set_index("run_dir")
+    assert len(df) == 3
+    for run_dir in _all(runs):
+        saved = json.loads((run_dir / "summary.json").read_text())
+        row = df.loc[str(run_dir)]
+        for name in METRICS:
+            assert row[name] == pytest.approx(saved["metrics"][name]), name
+        assert row["cost_usd"] == pytest.approx(saved["cost_usd"])
+        assert (row["model"], row["subset"], row["n_tasks"]) == (
+            saved["model"], saved["subset"], saved["n_tasks"])  # fmt: skip
+        assert row["n_attempts"] == 12 and row["complete"]
+    assert df.loc[str(runs["beta"]), "pass2_weighted"] == 1.0
+    assert df.loc[str(runs["alpha"][0]), "pass2_weighted"] == pytest.approx(2 / 3)
+    assert df.loc[str(runs["alpha"][0]), "cost_usd"] == pytest.approx(8 * 0.0002 + 4 * 0.002)
+
+
+def test_task_matrix_and_pass_at_k(runs):
+    matrix = compare.load_task_matrix(_all(runs))
+    alpha = runs["alpha"][0].name
+    assert list(matrix.index) == ["a", "b", "c"]
+    assert matrix[alpha].tolist() == [1.0, 0.0, 1.0]
+    assert matrix[runs["beta"].name].tolist() == [1.0, 1.0, 1.0]
+
+    summary = compare.recompute_summary(runs["alpha"][0])
+    assert summary["pass_at_k_counts"] == {
+        "a": {"n": 4, "c": 2}, "b": {"n": 4, "c": 0}, "c": {"n": 4, "c": 4}}  # fmt: skip
+    curves = compare.pass_at_k_curves([summary])
+    assert curves["k"].tolist() == [1, 2, 3, 4]
+    task_a = [0.5, 5 / 6, 1.0, 1.0]  # n=4, c=2: 1 - C(2,k)/C(4,k)
+    expected = [(p + 0.0 + 1.0) / 3 for p in task_a]  # b never right, c always
+    assert curves["pass_at_k"].tolist() == pytest.approx(expected)
+
+
+def test_metric_intervals(runs):
+    iv = compare.metric_intervals(_all(runs)).set_index(["model", "metric"])
+    alpha = iv.loc[("alpha", "pass2_weighted")]
+    assert alpha["interval"] == "t" and alpha["n_runs"] == 2
+    assert alpha["mean"] == pytest.approx(2 / 3)
+    beta = iv.loc[("beta", "pass2_weighted")]
+    assert beta["interval"] == "wilson" and beta["n_runs"] == 1
+    assert beta["ci95_high"] == 1.0 and beta["ci95_low"] == pytest.approx(0.4385, abs=1e-4)
+    assert all(math.isnan(x) for x in compare.wilson_interval(0, 0))
+
+
+def test_plots_return_figures(runs):
+    from matplotlib.figure import Figure
+
+    df = compare.load_runs(_all(runs))
+    figures = [
+        compare.plot_cost_vs_score(df),
+        compare.plot_pass_at_k(compare.pass_at_k_curves(_all(runs))),
+        compare.plot_task_matrix(compare.load_task_matrix(_all(runs))),
+    ]
+    for fig in figures:
+        assert isinstance(fig, Figure)
+        fig.canvas.draw()  # renders without error under agg
+
+
+def _killed_copy(runs, tmp_path: Path) -> Path:
+    """beta's run as a kill -9 leaves it: no summary.json, last line torn in half."""
+    run_dir = tmp_path / runs["beta"].name
+    shutil.copytree(runs["beta"], run_dir)
+    (run_dir / "summary.json").unlink()
+    path = run_dir / "attempts.jsonl"
+    data = path.read_bytes()
+    last_start = data.rstrip(b"\n").rfind(b"\n") + 1
+    path.write_bytes(data[: last_start + (len(data) - last_start) // 2])
+    return run_dir
+
+
+def test_stats_on_killed_run(runs, tmp_path, capsys):
+    run_dir = _killed_copy(runs, tmp_path)
+    summary = compare.recompute_summary(run_dir)
+    assert summary["attempts_expected"] == 12 and summary["attempts_recorded"] == 11
+    assert not summary["complete"]
+    assert main(["stats", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "pass2_weighted" in out and "3 tasks, 11 attempts" in out
+    (line,) = [line for line in out.splitlines() if line.startswith("incomplete:")]
+    assert "no summary.json" in line and "1 of 12 attempts missing" in line and "torn" in line
+
+
+def test_stats_complete_run_and_bad_dirs(runs, tmp_path, capsys):
+    assert main(["stats", str(runs["beta"])]) == 0
+    out = capsys.readouterr().out
+    assert "pass2_weighted" in out and "incomplete" not in out
+    for bad in (tmp_path, tmp_path / "missing"):
+        assert main(["stats", str(runs["beta"]), str(bad)]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""  # nothing printed before the bad directory was found
+        assert len(captured.err.strip().splitlines()) == 1 and "not a run directory" in captured.err
+
+
+def test_older_schema_and_missing_dataset(runs, tmp_path):
+    saved = json.loads((runs["beta"] / "summary.json").read_text())
+    run_dir = tmp_path / "old"
+    run_dir.mkdir()
+    config = json.loads((runs["beta"] / "config.json").read_text())
+    config["settings"]["dataset"] = str(tmp_path / "gone")  # the task folder was deleted
+    (run_dir / "config.json").write_text(json.dumps(config))
+    old = ("final", "usage", "cost_usd", "all_train_correct", "train_accuracy")
+    lines = [
+        json.loads(line) for line in (runs["beta"] / "attempts.jsonl").read_text().splitlines()
+    ]
+    text = "".join(json.dumps({k: v for k, v in r.items() if k not in old}) + "\n" for r in lines)
+    (run_dir / "attempts.jsonl").write_text(text)
+
+    summary = compare.recompute_summary(run_dir)
+    for name in METRICS:
+        assert summary["metrics"][name] == pytest.approx(saved["metrics"][name]), name
+    assert summary["cost_usd"] is None and summary["attempts_recorded"] == 12
+    assert not summary["complete"]
+    assert any("could not be loaded" in reason for reason in summary["reasons"])
+    (warning,) = summary["warnings"]
+    assert all(f"{name} (12/12)" in warning for name in old)
+
+
+def _cleanup(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "arcnb.cli", "cleanup-logs", *args],
+        capture_output=True, text=True, timeout=60, env=env, **kwargs,
+    )  # fmt: skip
+
+
+@pytest.fixture()
+def logs(tmp_path) -> dict[str, Path]:
+    logs = tmp_path / "logs"
+    now = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    paths = {
+        "old": logs / "20200101T000000Z_m_arc-agi-1_x",
+        "old_by_mtime": logs / "handmade-run",
+        "new": logs / f"{now}_m_arc-agi-1_x",
+        "not_a_run": logs / "20200101T000000Z_notes",
+    }
+    for name, path in paths.items():
+        path.mkdir(parents=True)
+        if name != "not_a_run":
+            (path / "config.json").write_text("{}")
+    paths["old_aggregate"] = logs / "20200101T000000Z_m_arc-agi-1_x_aggregate.json"
+    paths["old_aggregate"].write_text("{}")
+    ten_days_ago = time.time() - 10 * 86400
+    os.utime(paths["old_by_mtime"], (ten_days_ago, ten_days_ago))
+    paths["logs"] = logs
+    return paths
+
+
+def test_cleanup_logs_yes_removes_only_old_runs(logs, capsys):
+    assert (
+        main(["cleanup-logs", "--logs-dir", str(logs["logs"]), "--older-than", "7", "--yes"]) == 0
+    )
+    out = capsys.readouterr().out
+    for name in ("old", "old_by_mtime", "old_aggregate"):
+        assert not logs[name].exists() and f"removed {logs[name]}" in out
+    assert logs["new"].exists() and logs["not_a_run"].exists()
+
+
+def test_cleanup_logs_refuses_piped_yes(logs):
+    result = _cleanup("--logs-dir", str(logs["logs"]), "--older-than", "7", input="y\n")
+    assert result.returncode == 1
+    assert str(logs["old"]) in result.stdout and "--yes" in result.stderr
+    assert logs["old"].exists() and logs["old_aggregate"].exists()
+
+
+@pytest.mark.parametrize("days", ["-1", "abc", "nan"])
+def test_cleanup_logs_bad_days_exit_2(logs, capsys, days):
+    assert main(["cleanup-logs", "--logs-dir", str(logs["logs"]), "--older-than", days]) == 2
+    assert "--older-than" in capsys.readouterr().err
+    assert logs["old"].exists()
+
+
+@pytest.mark.slow  # a kernel start: about 7 s
+def test_notebook_headless_with_papermill(runs, tmp_path, monkeypatch):
+    import papermill as pm
+
+    monkeypatch.setenv("MPLBACKEND", "agg")
+    out = tmp_path / "out.ipynb"
+    pm.execute_notebook(
+        str(ROOT / "notebooks" / "compare_runs.ipynb"),
+        str(out),
+        parameters={"logs_dir": str(runs["root"] / "logs")},
+        kernel_name="python3",
+        cwd=str(tmp_path),
+        progress_bar=False,
+    )
+    nb = json.loads(out.read_text())
+    text = json.dumps([c.get("outputs", []) for c in nb["cells"]])
+    assert "pass2_weighted" in text and "<td>beta</td>" in text  # runs and intervals tables
+    assert text.count("<Figure") == 3
+    assert "Traceback" not in text
+
+
+def test_stored_notebook_has_no_outputs():
+    nb = json.loads((ROOT / "notebooks" / "compare_runs.ipynb").read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(not c["outputs"] and c["execution_count"] is None for c in code)
+    assert "parameters" in code[0]["metadata"]["tags"]

@@ -1,0 +1,226 @@
+"""The run explorer and the static report, on a real run against a scripted server."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from scripted_server import ScriptedServer
+
+from arcnb import run_eval
+from arcnb.errors import InputError
+from arcnb.logs import read_attempts
+from arcnb.prompts import encode_grid
+from arcnb.widgets import (
+    RIGHT_BORDER,
+    UNKNOWN_BORDER,
+    WRONG_BORDER,
+    Explorer,
+    explore,
+    render_html,
+    save_html,
+)
+
+PLANT = "<script>alert('pwned')</script>"
+FLIP = "```python\ndef transform(grid):\n    return [row[::-1] for row in grid]\n```"
+WRONG = "```python\ndef transform(grid):\n    return grid\n```"
+
+
+def make_tasks(folder: Path, names: list[str]) -> dict[str, dict]:
+    """Tasks whose rule is 'mirror each row' (as in test_runner); grids differ per task."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tasks = {}
+    for i, name in enumerate(names):
+        grids = [
+            [[(k * 7 + r * 3 + 2**c) % 10 for c in range(3 + i)] for r in range(3)]
+            for k in (1, 2, 3)
+        ]
+        task = {
+            "train": [{"input": g, "output": [r[::-1] for r in g]} for g in grids[:2]],
+            "test": [{"input": grids[2], "output": [r[::-1] for r in grids[2]]}],
+        }
+        (folder / f"{name}.json").write_text(json.dumps(task))
+        tasks[name] = task
+    return tasks
+
+
+def key_of(task: dict) -> str:
+    """A substring of the prompt that only this task's requests contain."""
+    return encode_grid(task["test"][0]["input"]).split("\n", 1)[1]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    """Three tasks: 'alpha' solved (planted <script> in the answer text and the reasoning),
+    'beta' wrong at turn 1 then right at turn 2, 'gamma' refused by the server (HTTP 400)."""
+    root = tmp_path_factory.mktemp("widgets")
+    tasks = make_tasks(root / "tasks", ["alpha", "beta", "gamma"])
+    script = {
+        "rules": [
+            {"match": key_of(tasks["alpha"]), "responses": [
+                {"content": f"{PLANT}\n{FLIP}", "reasoning": f"think {PLANT}"}]},
+            {"match": key_of(tasks["beta"]), "responses": [
+                {"turns": {"1": {"content": WRONG}, "2": {"content": FLIP}}}]},
+            {"match": key_of(tasks["gamma"]), "responses": [{"status": 400}]},
+        ],
+    }  # fmt: skip
+    with ScriptedServer(script) as server, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OPENAI_API_KEY", "sk-test-widgets-0123456789")
+        mp.chdir(root)
+        result = run_eval(
+            dataset=str(root / "tasks"), subset="all_evaluation", base_url=server.base_url,
+            model="scripted", max_attempts=2, max_turns=2, output_dir=str(root / "logs"),
+            progress=False,
+        )  # fmt: skip
+    return result.run_dir
+
+
+def _record(run_dir: Path, task_id: str, attempt: int, turn: int) -> dict:
+    for record in read_attempts(run_dir):
+        if (record["task_id"], record["attempt"], record["turn"]) == (task_id, attempt, turn):
+            return record
+    raise AssertionError(f"no record {task_id} {attempt} {turn}")
+
+
+def _plain(markup: str) -> str:
+    """The text a browser would show (tags dropped, entities decoded)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", markup))
+
+
+def _borders(text: str) -> tuple[int, int]:
+    return text.count(f"border:{RIGHT_BORDER}"), text.count(f"border:{WRONG_BORDER}")
+
+
+def test_dropdowns_and_selection(run_dir):
+    ex = explore(run_dir)
+    assert isinstance(ex, Explorer)
+    assert list(ex.task_dropdown.options) == ["alpha", "beta", "gamma"]
+    assert list(ex.attempt_dropdown.options) == [0, 1]
+    assert ex.selection == ("alpha", 0, 1)
+    # alpha: the flip program, right on 2 train + 1 test examples
+    assert "return [row[::-1] for row in grid]" in _plain(ex.code_view.value)
+    assert _borders(ex.grids_view.value) == (3, 0)
+    assert "all train correct" in ex.failure_view.value
+
+    # the dropdown itself: picking beta resets attempt/turn and shows the latest turn
+    ex.task_dropdown.value = "beta"
+    assert ex.selection == ("beta", 0, 2)
+    assert list(ex.turn_dropdown.options) == [1, 2]
+    ex.turn_dropdown.value = 1
+    wrong = _record(run_dir, "beta", 0, 1)
+    assert _plain(ex.code_view.value).strip() == wrong["code"].strip()
+    assert _borders(ex.grids_view.value) == (0, 3)  # identity is wrong everywhere
+    assert "wrong on train" in ex.failure_view.value
+
+    ex.select("beta", 1, 2)
+    assert ex.selection == ("beta", 1, 2)
+    assert _borders(ex.grids_view.value) == (3, 0)
+    # both attempts agreed on the right test answer: weighted score 2 * (1 + 1000)
+    tally = ex.tally_view.value
+    assert "test 1" in tally and "weighted" in tally and "score 2002" in tally
+    assert "&times;2" in tally and "tasks/beta.json" in tally
+
+    ex.select("gamma")
+    assert "api failure (client_error)" in ex.failure_view.value
+    assert "client_error" in ex.failure_view.value
+    assert _borders(ex.grids_view.value) == (0, 0)  # nothing ran
+    assert "no program was extracted" in ex.code_view.value
+    assert "no response" in ex.reasoning_view.value
+
+    with pytest.raises(InputError):
+        ex.select("nope")
+    with pytest.raises(InputError):
+        ex.select("beta", 7)
+
+
+def test_untrusted_text_is_escaped(run_dir):
+    ex = explore(run_dir)
+    ex.select("alpha", 1)
+    assert "&lt;script&gt;" in ex.reasoning_view.value
+    assert "&lt;script&gt;" in ex.response_view.value
+    for text in (ex.reasoning_view.value, ex.response_view.value, ex._repr_html_()):
+        assert "<script" not in text
+
+
+def test_display_bundle_has_static_html(run_dir):
+    ex = explore(run_dir)
+    ex.select("beta", 0, 1)
+    bundle = ex._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "text/plain" in bundle
+    static = bundle["text/html"]
+    assert static == ex._repr_html_()
+    assert "attempt 0 &middot; turn 1" in static and "<details>" in static
+    assert _borders(static)[1] == 3
+
+
+def test_render_html_report(run_dir, tmp_path):
+    doc = render_html(run_dir)
+    assert doc.startswith("<!DOCTYPE html>") and doc.rstrip().endswith("</html>")
+    assert doc.count("<section class='arcnb-task'") == 3
+    for task_id in ("alpha", "beta", "gamma"):
+        assert f"id='task-{task_id}'" in doc
+    assert "<script" not in doc and "&lt;script&gt;alert(&#x27;pwned&#x27;)" in doc
+    assert "<details><summary>reasoning</summary>" in doc
+    # turns: alpha 2 + beta 4 + gamma 2
+    assert doc.count("<div class='arcnb-turn'>") == 8
+    assert doc.count("summary</th>") == 0  # a finished run shows its metrics instead
+    assert "pass2_weighted" in doc
+
+    one = render_html(run_dir, task_ids=["beta"])
+    assert one.count("<section class='arcnb-task'") == 1
+    with pytest.raises(InputError):
+        render_html(run_dir, task_ids=["nope"])
+    path = save_html(run_dir, tmp_path / "report.html")
+    assert path.read_text(encoding="utf-8") == doc
+
+
+def test_incomplete_run(run_dir, tmp_path):
+    broken = tmp_path / "run"
+    shutil.copytree(run_dir, broken)
+    (broken / "summary.json").unlink()
+    shutil.rmtree(broken / "tasks")
+    with open(broken / "attempts.jsonl", "a") as f:
+        f.write(json.dumps({"task_id": "delta", "attempt": 0}) + "\n")
+        f.write('{"task_id": "alpha", "attempt": 9, "tu')  # torn by a kill
+    ex = explore(broken)
+    assert list(ex.task_dropdown.options) == ["alpha", "beta", "gamma", "delta"]
+    assert list(ex.attempt_dropdown.options) == [0, 1]  # the torn attempt 9 is ignored
+    ex.select("beta", 1, 2)
+    tally = ex.tally_view.value
+    assert "recomputed from attempts.jsonl" in tally and "score 2002" in tally
+
+    ex.select("delta")
+    assert ex.selection == ("delta", 0, 1)
+    assert "missing" in ex.failure_view.value and "missing" in ex.code_view.value
+    assert "missing" in ex.reasoning_view.value
+
+    doc = render_html(broken)
+    assert doc.count("<section class='arcnb-task'") == 4
+    assert "the run has not finished" in doc
+
+
+def test_missing_dataset_and_empty_run(run_dir, tmp_path):
+    moved = tmp_path / "run"
+    shutil.copytree(run_dir, moved)
+    config = json.loads((moved / "config.json").read_text())
+    config["settings"]["dataset"] = str(tmp_path / "gone")
+    (moved / "config.json").write_text(json.dumps(config))
+    ex = explore(moved)
+    ex.select("alpha", 0)
+    assert "could not be loaded" in ex.header_view.value
+    # inputs are missing, the predictions still show (true outputs unknown: dashed frame)
+    assert ex.grids_view.value.count(f"border:{UNKNOWN_BORDER}") == 3
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    ex = explore(empty)
+    assert list(ex.task_dropdown.options) == [] and "no attempt records" in ex.header_view.value
+    assert "no attempt records" in ex._repr_html_()
+    assert render_html(empty).count("<section") == 0
+    with pytest.raises(InputError):
+        explore(tmp_path / "absent")
