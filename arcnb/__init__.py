@@ -1,68 +1,83 @@
-"""arcnb: program-synthesis evaluation of language models on ARC-AGI, Jupyter first."""
+"""arcnb: program-synthesis evaluation of language models on ARC-AGI, Jupyter first.
 
-from arcnb.compare import load_runs, pass_at_k_curves, recompute_summary
-from arcnb.errors import ArcnbError, ExecutorError, InputError
-from arcnb.executor import ExecResult, Executor
-from arcnb.extract import extract_code
-from arcnb.llm import LLMClient, LLMResponse
-from arcnb.logs import read_attempts, read_summary
-from arcnb.metrics import aggregate, pass_at_k, summarize
-from arcnb.plotting import plot_attempt, plot_grid, plot_task, render_run
-from arcnb.prompts import build_messages, build_refinement_message, encode_grid
-from arcnb.runner import EvalResult, RunConfig, RunResult, run_eval, run_eval_async
-from arcnb.scoring import ExampleScore, ProgramScore, score_example, score_examples
-from arcnb.tasks import DATASETS, Example, Task, TaskSet, list_subsets, load_task, load_tasks
-from arcnb.transduction import detect_transduction
-from arcnb.voting import METHODS, TaskVote, vote_task
-from arcnb.widgets import explore, render_html, save_html
+The public API is re-exported here and imported lazily: `import arcnb` stays fast, and a
+notebook that only plots does not pay for the openai SDK (and the reverse).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "DATASETS",
-    "METHODS",
-    "ArcnbError",
-    "Example",
-    "ExampleScore",
-    "ExecResult",
-    "Executor",
-    "EvalResult",
-    "ExecutorError",
-    "InputError",
-    "LLMClient",
-    "LLMResponse",
-    "ProgramScore",
-    "RunConfig",
-    "RunResult",
-    "Task",
-    "TaskSet",
-    "TaskVote",
-    "aggregate",
-    "build_messages",
-    "build_refinement_message",
-    "detect_transduction",
-    "encode_grid",
-    "explore",
-    "extract_code",
-    "list_subsets",
-    "load_task",
-    "load_runs",
-    "load_tasks",
-    "pass_at_k",
-    "pass_at_k_curves",
-    "plot_attempt",
-    "plot_grid",
-    "plot_task",
-    "read_attempts",
-    "read_summary",
-    "recompute_summary",
-    "render_html",
-    "render_run",
-    "run_eval",
-    "run_eval_async",
-    "save_html",
-    "score_example",
-    "score_examples",
-    "summarize",
-    "vote_task",
-]
+# public name -> module of arcnb that defines it
+_EXPORTS: dict[str, str] = {
+    "load_runs": "compare",
+    "pass_at_k_curves": "compare",
+    "recompute_summary": "compare",
+    "DatasetResult": "dataset",
+    "build_dataset": "dataset",
+    "clean_code": "dataset",
+    "simple_dataset": "dataset",
+    "to_chat": "dataset",
+    "validate_dataset": "dataset",
+    "ArcnbError": "errors",
+    "ExecutorError": "errors",
+    "InputError": "errors",
+    "ExecResult": "executor",
+    "Executor": "executor",
+    "extract_code": "extract",
+    "LLMClient": "llm",
+    "LLMResponse": "llm",
+    "read_attempts": "logs",
+    "read_summary": "logs",
+    "aggregate": "metrics",
+    "pass_at_k": "metrics",
+    "summarize": "metrics",
+    "plot_attempt": "plotting",
+    "plot_grid": "plotting",
+    "plot_task": "plotting",
+    "render_run": "plotting",
+    "build_messages": "prompts",
+    "build_refinement_message": "prompts",
+    "encode_grid": "prompts",
+    "EvalResult": "runner",
+    "RunConfig": "config",
+    "RunResult": "runner",
+    "run_eval": "runner",
+    "run_eval_async": "runner",
+    "ExampleScore": "scoring",
+    "ProgramScore": "scoring",
+    "score_example": "scoring",
+    "score_examples": "scoring",
+    "DATASETS": "tasks",
+    "Example": "tasks",
+    "Task": "tasks",
+    "TaskSet": "tasks",
+    "list_subsets": "tasks",
+    "load_task": "tasks",
+    "load_tasks": "tasks",
+    "detect_transduction": "transduction",
+    "METHODS": "voting",
+    "TaskVote": "voting",
+    "vote_task": "voting",
+    "explore": "widgets",
+    "render_html": "widgets",
+    "save_html": "widgets",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'arcnb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"arcnb.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

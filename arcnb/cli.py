@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from arcnb import tasks
+from arcnb import _cli_dataset, tasks
 from arcnb.errors import InputError
 
 _EXIT_INPUT_ERROR = 2  # same code argparse uses for bad arguments
@@ -85,7 +85,7 @@ def _flag(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
 
 
 def _add_run_args(parser: argparse.ArgumentParser) -> None:
-    from arcnb.runner import RunConfig
+    from arcnb.config import RunConfig
 
     d = RunConfig()
     _flag(parser, "dataset", default=d.dataset, help="arc-agi-1, arc-agi-2, arc-prize-2024, "
@@ -279,6 +279,21 @@ _COMMANDS: dict[
         "plot every attempt or turn of a run, and print the evolution table",
         _add_viz_args,
         _cmd_viz,
+    ),
+    "dataset": (
+        "build a fine-tuning dataset from logged programs",
+        _cli_dataset.add_dataset_args,
+        _cli_dataset.cmd_dataset,
+    ),
+    "validate-dataset": (
+        "re-execute a dataset's code and check its rows",
+        _cli_dataset.add_validate_dataset_args,
+        _cli_dataset.cmd_validate_dataset,
+    ),
+    "simple-dataset": (
+        "tasks in the training-data format, without programs",
+        _cli_dataset.add_simple_dataset_args,
+        _cli_dataset.cmd_simple_dataset,
     ),
     "stats": ("recompute and print runs' metrics (finished or not)", _add_stats_args, _cmd_stats),
     "cleanup-logs": (

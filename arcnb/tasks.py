@@ -240,7 +240,7 @@ def load_tasks(dataset: str, subset: str) -> TaskSet:
     if tasks is not None:
         return TaskSet(tasks, f"{dataset}/{subset}")
     path = Path(subset)
-    if path.is_file():
+    if "," not in subset and _is_file(path):  # a comma list of ids can be too long for a path
         return TaskSet(_tasks_from_id_file(dataset, splits, path), f"{dataset}/{subset}")
     ids = [s.strip() for s in subset.split(",") if s.strip()]
     by_id = _index(splits)
@@ -365,6 +365,13 @@ def _check_grid(grid: Any, where: str) -> Grid:
             if type(cell) is not int or not 0 <= cell <= 9:
                 raise InputError(f"{where}: row {r} holds {cell!r}; colours are integers 0-9")
     return grid
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # e.g. a name longer than the filesystem allows: not a file then
+        return False
 
 
 def _sorted(tasks: list[Task]) -> list[Task]:
