@@ -159,11 +159,11 @@ class _Worker:
                     self.pool._worker_failed(self, exc)
                 return
             started = time.monotonic()  # the next queued job starts now
-            with self.pool._idle:
+            with self.pool._lock:
                 self.jobs.popleft()
                 if self in self.pool._load:
                     self.pool._load[self] = len(self.jobs)
-                self.pool._idle.notify()
+                self.pool._fill()
             results = msg.get("results")
             if isinstance(results, list) and len(results) == job.n_grids:
                 job.future.set_result([_checked(r) for r in results])
@@ -228,7 +228,7 @@ class Executor:
         self.require_isolation = require_isolation
         self.depth = max(1, depth)
         self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
+        self._pending: collections.deque[_Job] = collections.deque()  # waiting for a worker
         self._load: dict[_Worker, int] = {}  # worker -> jobs queued in it
         self._started = False
         self._closed = False
@@ -280,6 +280,11 @@ class Executor:
             self._closed = True
             workers = list(self._load)
             self._load.clear()
+            pending = list(self._pending)
+            self._pending.clear()
+        for job in pending:
+            if not job.future.done():
+                job.future.set_exception(ExecutorError("executor closed"))
         for w in workers:
             w.kill()
             for job in w.jobs:
@@ -314,14 +319,21 @@ class Executor:
         return job.future
 
     def _dispatch(self, job: _Job) -> None:
-        with self._idle:
-            while True:
-                if self._closed:
-                    raise ExecutorError("executor is closed")
-                worker = min(self._load, key=self._load.get, default=None)
-                if worker is not None and self._load[worker] < self.depth:
-                    break
-                self._idle.wait()
+        """Hand a job to the least-loaded worker, or queue it; never blocks the caller (an
+        event loop awaiting `arun` must keep serving while every worker is busy)."""
+        with self._lock:
+            if self._closed:
+                raise ExecutorError("executor is closed")
+            self._pending.append(job)
+            self._fill()
+
+    def _fill(self) -> None:
+        """Move queued jobs into workers with room (the caller holds the pool's lock)."""
+        while self._pending and self._load:
+            worker = min(self._load, key=self._load.get)
+            if self._load[worker] >= self.depth:
+                return
+            job = self._pending.popleft()
             self._load[worker] += 1
             try:
                 worker.submit(job)
@@ -372,10 +384,10 @@ class Executor:
                 for job in jobs:
                     job.future.set_exception(ExecutorError(f"worker could not restart: {exc}"))
                 return
-            with self._idle:
+            with self._lock:
                 self._load[fresh] = 0
                 self.replaced_workers += 1
-                self._idle.notify_all()
+                self._fill()
         if jobs and isinstance(why, TimeoutError):  # the head job hung the worker
             head = jobs.pop(0)
             msg = f"worker missed its deadline: {why}"

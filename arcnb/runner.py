@@ -273,6 +273,9 @@ class _Run:
         self._prompts: dict[str, tuple[list[dict], str]] = {}  # task id -> messages, sha256
         self.local_model = local_model
         self.records: list[dict] = list(self.previous)
+        self.by_task: dict[str, list[dict]] = {}
+        for rec in self.previous:
+            self.by_task.setdefault(rec["task_id"], []).append(rec)
         self.spent = sum(r.get("cost_usd") or 0.0 for r in self.previous)
         self.in_flight = 0
         self.n_cost_samples = sum(1 for r in self.previous if r.get("cost_usd") is not None)
@@ -493,11 +496,12 @@ class _Run:
         }
         self.writer.append_attempt(rec)
         self.records.append(rec)
+        self.by_task.setdefault(task.id, []).append(rec)
         return rec
 
     # -- task and run summaries -----------------------------------------------------------
     def _finish_task(self, task: Task, quiet: bool = False) -> None:
-        mine = [r for r in self.records if r["task_id"] == task.id]
+        mine = self.by_task.get(task.id, [])
         finals = final_attempts(mine).get(task.id, [])
         stats = task_summary(finals, [ex.output for ex in task.test], with_vote=True)
         solved = stats["scores"]["weighted"] == 1.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from itertools import chain
 from numbers import Integral
 from typing import Any
 
@@ -31,6 +32,10 @@ Grid = list[list[int]]
 
 GridKey = tuple[tuple[int, ...], ...]
 """A hashable, immutable copy of a grid (used as a dictionary key when voting)."""
+
+
+_INT_ONLY = {int}  # the cell types of a plain grid row (checked in C: set(map(type, row)))
+_LIST_ONLY = {list}
 
 
 def _as_cell(value: Any) -> int | None:
@@ -70,6 +75,14 @@ def as_grid(value: Any) -> Grid | None:
             return None
     if not isinstance(value, (list, tuple)) or not value:
         return None
+    if (  # the common case, checked in C: a list of equal-length lists of plain ints
+        type(value) is list
+        and set(map(type, value)) == _LIST_ONLY
+        and len(widths := set(map(len, value))) == 1
+        and 0 not in widths
+        and set(map(type, chain.from_iterable(value))) == _INT_ONLY
+    ):
+        return [row[:] for row in value]
     grid: Grid = []
     width: int | None = None
     for row in value:
@@ -79,7 +92,7 @@ def as_grid(value: Any) -> Grid | None:
             width = len(row)
         elif len(row) != width:
             return None
-        if type(row) is list and all(type(cell) is int for cell in row):
+        if type(row) is list and set(map(type, row)) == _INT_ONLY:
             grid.append(row[:])  # the common case: plain ints, no per-cell conversion
             continue
         cells = [_as_cell(cell) for cell in row]
