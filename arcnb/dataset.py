@@ -56,7 +56,7 @@ import pyarrow as pa
 from arcnb._worker import validate_grid
 from arcnb.errors import InputError
 from arcnb.executor import ExecResult, Executor
-from arcnb.logs import ATTEMPTS_FILE, SCHEMA_VERSION, list_runs, read_config
+from arcnb.logs import iter_attempts, list_runs, read_config
 from arcnb.prompts import build_messages
 from arcnb.tasks import Example, Task, list_subsets, load_task, load_tasks
 from arcnb.transduction import detect_transduction
@@ -308,33 +308,6 @@ def _run_tasks(run: _Run) -> dict[str, Task]:
     return {i: everything[i] for i in ids if i in everything}
 
 
-def _iter_records(run_dir: Path) -> Iterator[dict[str, Any]]:
-    """Attempt records of a run, one line at a time (`arcnb.logs.read_attempts`, lazily)."""
-    path = run_dir / ATTEMPTS_FILE
-    if not path.exists():
-        return
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-            except ValueError:
-                record = None
-            if not isinstance(record, dict):
-                if not raw.endswith(b"\n"):  # a torn final line: a writer killed mid-line
-                    logger.warning("%s: ignoring a torn final line", path)
-                    return
-                raise InputError(f"{path}:{number}: not a JSON object: {raw[:80]!r}")
-            schema = record.get("schema", SCHEMA_VERSION)
-            if not isinstance(schema, int) or schema > SCHEMA_VERSION:
-                raise InputError(
-                    f"{path}:{number}: attempt schema {schema!r} is newer than "
-                    f"this arcnb reads ({SCHEMA_VERSION}); upgrade arcnb"
-                )
-            yield record
-
-
 @dataclass
 class _Program:
     task: Task
@@ -347,7 +320,7 @@ class _Program:
 def _iter_programs(runs: list[_Run], cfg: DatasetConfig, stats: dict) -> Iterator[_Program]:
     for run in runs:
         tasks = _run_tasks(run)
-        for record in _iter_records(run.path):
+        for record in iter_attempts(run.path):
             code = record.get("code")
             if not code or not isinstance(code, str):
                 continue

@@ -24,7 +24,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -320,15 +320,20 @@ def _parse_line(raw: bytes) -> dict[str, Any] | None:
 
 
 def read_attempts(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Read every attempt-turn record of a run, in the order written.
+    """Read every attempt-turn record of a run, in the order written (see `iter_attempts`)."""
+    return list(iter_attempts(run_dir))
+
+
+def iter_attempts(run_dir: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """Yield a run's attempt-turn records one line at a time (memory stays flat).
 
     Blank lines are skipped, and so is a torn final line (a writer killed mid-line).
 
     Args:
         run_dir: The run directory (or the ``attempts.jsonl`` file itself).
 
-    Returns:
-        The records; empty when the run has none yet (or no ``attempts.jsonl``).
+    Yields:
+        The records; none when the run has none yet (or no ``attempts.jsonl``).
 
     Raises:
         InputError: A line other than the last is not a JSON object, or a record has a
@@ -338,25 +343,18 @@ def read_attempts(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     if path.is_dir():
         path = path / ATTEMPTS_FILE
     if not path.exists():
-        return []
-    lines = path.read_bytes().split(b"\n")
-    # Everything after the last newline is a line still being written or torn by a kill.
-    complete, tail = lines[:-1], lines[-1]
-    records: list[dict[str, Any]] = []
-    for number, raw in enumerate(complete, start=1):
-        if not raw.strip():
-            continue
-        record = _parse_line(raw)
-        if record is None:
-            raise InputError(f"{path}:{number}: not a JSON object: {raw[:80]!r}")
-        records.append(_check_schema(record, path, number))
-    if tail.strip():
-        record = _parse_line(tail)
-        if record is None:
-            logger.warning("%s: ignoring a torn final line (%d bytes)", path, len(tail))
-        else:
-            records.append(_check_schema(record, path, len(lines)))
-    return records
+        return
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            record = _parse_line(raw)
+            if record is None:
+                if not raw.endswith(b"\n"):  # still being written, or torn by a kill
+                    logger.warning("%s: ignoring a torn final line (%d bytes)", path, len(raw))
+                    return
+                raise InputError(f"{path}:{number}: not a JSON object: {raw[:80]!r}")
+            yield _check_schema(record, path, number)
 
 
 def _check_schema(record: dict[str, Any], path: Path, number: int) -> dict[str, Any]:

@@ -7,6 +7,8 @@ all train and test inputs and scored, exactly as in a real run. The scripted end
 its own process. Two lower bounds on wall time, measured or computed in this same run:
   latency bound   = attempts x latency / concurrency
   execution bound = what the executor alone needs for the same programs and grids
+Also measured: the openai SDK client alone sending the same requests (no execution, no logs),
+and the scripted server's own CPU time, which share the same 2 cores with the executor.
 Last lines: measured wall time and its ratio to the larger bound (target <= 1.3), CPU time per
 attempt spent in this process (the runner, HTTP client, scoring, logging; the executor's
 sandboxed children run elsewhere), and peak memory of this process (target < 400 MB).
@@ -46,6 +48,27 @@ def start_server(latency: float) -> tuple[subprocess.Popen, str, Path]:
     return proc, f"http://127.0.0.1:{port}/v1", tmp
 
 
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of another process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def client_only(base_url: str, messages: list, n: int, workers: int) -> None:
+    """The same number of requests through the same client, and nothing else."""
+    from arcnb.llm import LLMClient, request_params
+
+    client = LLMClient("bench", [base_url], api_key=None, params=request_params("bench", base_url))
+    sem = asyncio.Semaphore(workers)
+
+    async def one() -> None:
+        async with sem:
+            assert (await client.complete(messages)).failure is None
+
+    await asyncio.gather(*(one() for _ in range(n)))
+    await client.aclose()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--tasks", type=int, default=400)
@@ -60,6 +83,7 @@ def main() -> None:
     server, base_url, tmp = start_server(args.latency)
     os.environ.pop("OPENAI_API_KEY", None)
     try:
+        server_cpu0 = proc_cpu_s(server.pid)
         cpu0 = time.process_time()
         t0 = time.perf_counter()
         result = asyncio.run(
@@ -77,6 +101,11 @@ def main() -> None:
         )
         wall = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
+        server_cpu = proc_cpu_s(server.pid) - server_cpu0
+        messages = arcnb.build_messages(arcnb.load_tasks("arc-agi-1", "all_training")[0])
+        c0, t0 = time.process_time(), time.perf_counter()
+        asyncio.run(client_only(base_url, messages, args.tasks * args.attempts, args.workers))
+        client_wall, client_cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
         server.kill()
     n = args.tasks * args.attempts
@@ -104,6 +133,8 @@ def main() -> None:
     print(f"attempts {n} ({args.tasks} tasks x {args.attempts}), executions {n_exec}, "
           f"concurrency {args.workers}, latency {args.latency} s")  # fmt: skip
     print(f"latency bound {latency_bound:.2f} s, execution bound {exec_bound:.2f} s")
+    print(f"openai SDK client alone: {client_wall:.2f} s, {client_cpu / n * 1e3:.2f} ms CPU per "
+          f"request; scripted server {server_cpu / n * 1e3:.2f} ms CPU per request")  # fmt: skip
     print(f"measured {wall:.2f} s, ratio to the larger bound {wall / bound:.2f} (target <= 1.3)")
     print(f"cpu per attempt outside the executor {cpu / n * 1e3:.2f} ms ({cpu:.1f} s in all)")
     print(f"peak memory {peak_mb:.0f} MB (target < 400 MB)")

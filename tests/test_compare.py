@@ -12,44 +12,21 @@ import time
 from pathlib import Path
 
 import pytest
+from arcfixtures import FLIP, ROOT, WRONG, key_of, make_tasks
 from scripted_server import ScriptedServer
 
 from arcnb import compare, run_eval
 from arcnb.cli import main
 from arcnb.metrics import METRICS
-from arcnb.prompts import encode_grid
 
-ROOT = Path(__file__).resolve().parent.parent
-FLIP = "```python\ndef transform(grid):\n    return [row[::-1] for row in grid]\n```"
-WRONG = "```python\ndef transform(grid):\n    return grid\n```"
 USAGE = {"prompt_tokens": 1000, "completion_tokens": 500}  # $0.002 per request at $1/$2
-
-
-def _make_tasks(folder: Path, names: list[str]) -> dict[str, dict]:
-    """Tasks whose rule is 'mirror each row', each with distinct grids."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tasks = {}
-    for i, name in enumerate(names):
-        grids = [[[(k * 7 + r * 3 + 2**c) % 10 for c in range(3 + i)] for r in range(3)]
-                 for k in range(1, 4)]  # fmt: skip
-        task = {
-            "train": [{"input": g, "output": [r[::-1] for r in g]} for g in grids[:2]],
-            "test": [{"input": grids[2], "output": [r[::-1] for r in grids[2]]}],
-        }
-        (folder / f"{name}.json").write_text(json.dumps(task))
-        tasks[name] = task
-    return tasks
-
-
-def _key(task: dict) -> str:
-    return encode_grid(task["test"][0]["input"]).split("\n", 1)[1]
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, object]:
     """alpha (two repeat runs): task a 2/4 attempts right, b 0/4, c 4/4; beta: all right."""
     root = tmp_path_factory.mktemp("compare")
-    tasks = _make_tasks(root / "tasks", ["a", "b", "c"])
+    tasks = make_tasks(root / "tasks", ["a", "b", "c"])
     common = dict(
         dataset=str(root / "tasks"), subset="all_evaluation", max_attempts=4, max_workers=4,
         output_dir=str(root / "logs"), progress=False, price_in=1.0, price_out=2.0,
@@ -57,8 +34,8 @@ def runs(tmp_path_factory) -> dict[str, object]:
     )  # fmt: skip
     alpha = {
         "rules": [
-            {"match": _key(tasks["a"]), "responses": [{"content": FLIP}, {"content": WRONG}]},
-            {"match": _key(tasks["b"]), "responses": [{"content": WRONG}]},
+            {"match": key_of(tasks["a"]), "responses": [{"content": FLIP}, {"content": WRONG}]},
+            {"match": key_of(tasks["b"]), "responses": [{"content": WRONG}]},
         ],
         "default": {"content": FLIP, "usage": USAGE},
     }

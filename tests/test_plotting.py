@@ -9,6 +9,8 @@ from pathlib import Path
 
 import matplotlib.image as mpimg
 import pytest
+from arcfixtures import BROKEN, FLIP, ROOT, key_of, make_tasks
+from arcfixtures import WRONG as SAME  # a valid program that is wrong on every task
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from scripted_server import ScriptedServer
@@ -25,38 +27,10 @@ from arcnb.plotting import (
     plot_task,
     render_run,
 )
-from arcnb.prompts import encode_grid
 from arcnb.tasks import load_tasks
 
-ROOT = Path(__file__).resolve().parent.parent
 PNG = b"\x89PNG\r\n\x1a\n"
 PANELS = 3 * (2 + 1)  # make_tasks: 2 train pairs and 1 test input per task
-
-FLIP = "```python\ndef transform(grid):\n    return [row[::-1] for row in grid]\n```"
-SAME = "```python\ndef transform(grid):\n    return grid\n```"
-BROKEN = "```python\ndef transform(grid) return grid\n```"
-
-
-def make_tasks(folder: Path, names: list[str]) -> dict[str, dict]:
-    """Tasks whose rule is 'mirror each row' (as in test_runner), 2 train pairs and 1 test."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tasks = {}
-    for i, name in enumerate(names):
-        grids = [
-            [[(k * 7 + r * 3 + 2**c) % 10 for c in range(3 + i)] for r in range(3)]
-            for k in (1, 2, 3)
-        ]
-        tasks[name] = {
-            "train": [{"input": g, "output": [r[::-1] for r in g]} for g in grids[:2]],
-            "test": [{"input": grids[2], "output": [r[::-1] for r in grids[2]]}],
-        }
-        (folder / f"{name}.json").write_text(json.dumps(tasks[name]))
-    return tasks
-
-
-def key_of(task: dict) -> str:
-    """A substring of the prompt that only this task's requests contain."""
-    return encode_grid(task["test"][0]["input"]).split("\n", 1)[1]
 
 
 def _run(tmp: Path, script: dict, **settings) -> Path:

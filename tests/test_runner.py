@@ -11,43 +11,16 @@ import time
 from pathlib import Path
 
 import pytest
+from arcfixtures import BROKEN, FLIP, ROOT, WRONG, key_of, make_tasks
 from scripted_server import ScriptedServer
 
 from arcnb import run_eval
 from arcnb.logs import read_attempts, read_programs
 from arcnb.prompts import encode_grid
 
-ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-test-runner-secret-0123456789abcdef"
 
-FLIP = "```python\ndef transform(grid):\n    return [row[::-1] for row in grid]\n```"
-WRONG = "```python\ndef transform(grid):\n    return grid\n```"
-BROKEN = "```python\ndef transform(grid) return grid\n```"
 TRUNCATED = "Here it is:\n```python\ndef transform(grid):\n    return [row[::-1] for row in grid]\n"
-
-
-def _grid(seed: int, rows: int = 3, cols: int = 4) -> list[list[int]]:
-    return [[(seed * 7 + r * 3 + 2**c) % 10 for c in range(cols)] for r in range(rows)]
-
-
-def make_tasks(folder: Path, names: list[str]) -> dict[str, dict]:
-    """Tasks whose rule is 'mirror each row'; every task's grids are distinct."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tasks = {}
-    for i, name in enumerate(names):
-        pairs = [_grid(k + 1, 3, 3 + i) for k in range(3)]  # widths differ between tasks
-        task = {
-            "train": [{"input": g, "output": [r[::-1] for r in g]} for g in pairs[:2]],
-            "test": [{"input": pairs[2], "output": [r[::-1] for r in pairs[2]]}],
-        }
-        (folder / f"{name}.json").write_text(json.dumps(task))
-        tasks[name] = task
-    return tasks
-
-
-def key_of(task: dict) -> str:
-    """A substring of the prompt that only this task's requests contain."""
-    return encode_grid(task["test"][0]["input"]).split("\n", 1)[1]
 
 
 def hardcoded(task: dict) -> str:

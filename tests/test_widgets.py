@@ -9,12 +9,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from arcfixtures import FLIP, WRONG, key_of, make_tasks
 from scripted_server import ScriptedServer
 
 from arcnb import run_eval
 from arcnb.errors import InputError
 from arcnb.logs import read_attempts
-from arcnb.prompts import encode_grid
 from arcnb.widgets import (
     RIGHT_BORDER,
     UNKNOWN_BORDER,
@@ -26,31 +26,6 @@ from arcnb.widgets import (
 )
 
 PLANT = "<script>alert('pwned')</script>"
-FLIP = "```python\ndef transform(grid):\n    return [row[::-1] for row in grid]\n```"
-WRONG = "```python\ndef transform(grid):\n    return grid\n```"
-
-
-def make_tasks(folder: Path, names: list[str]) -> dict[str, dict]:
-    """Tasks whose rule is 'mirror each row' (as in test_runner); grids differ per task."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tasks = {}
-    for i, name in enumerate(names):
-        grids = [
-            [[(k * 7 + r * 3 + 2**c) % 10 for c in range(3 + i)] for r in range(3)]
-            for k in (1, 2, 3)
-        ]
-        task = {
-            "train": [{"input": g, "output": [r[::-1] for r in g]} for g in grids[:2]],
-            "test": [{"input": grids[2], "output": [r[::-1] for r in grids[2]]}],
-        }
-        (folder / f"{name}.json").write_text(json.dumps(task))
-        tasks[name] = task
-    return tasks
-
-
-def key_of(task: dict) -> str:
-    """A substring of the prompt that only this task's requests contain."""
-    return encode_grid(task["test"][0]["input"]).split("\n", 1)[1]
 
 
 @pytest.fixture(scope="module")
