@@ -96,7 +96,11 @@ def _answer(code: str, reasoning: str | None = None) -> dict:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> dict:
-    """A real run: t1 gets 10 programs, t2 2, t3 4 (see the counts in test_exact_counts)."""
+    """A real run: t1 gets 10 programs, t2 2, t3 4 (see the counts in test_exact_counts).
+
+    One request at a time, so attempt i gets answer i and attempts.jsonl is in plan order:
+    dedup keeps the first of equal programs, and the expected rows depend on that order.
+    """
     root = tmp_path_factory.mktemp("corpus")
     tasks = _tasks(root / "tasks")
     plan = {
@@ -119,7 +123,7 @@ def corpus(tmp_path_factory) -> dict:
             result = run_eval(
                 dataset=str(root / "tasks"), subset=name, base_url=server.base_url,
                 model=f"scripted-{name[-1]}" if name == "t3" else "scripted",
-                max_attempts=len(answers), max_workers=4, api_key_env="ARCNB_NO_KEY",
+                max_attempts=len(answers), max_workers=1, api_key_env="ARCNB_NO_KEY",
                 output_dir=str(root / "logs"), progress=False, exec_workers=2,
             )  # fmt: skip
             runs[name] = result.run_dir
