@@ -170,13 +170,13 @@ def _accept(server: socket.socket, accepted: list) -> None:
 
 
 def test_api_key_not_in_environment(ex, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-do-not-leak-0123456789")
+    monkeypatch.setenv("OPENAI_API_KEY", "fake-key-do-not-leak-0123456789")
     code = (
         "import os\ndef transform(grid):\n"
         "    v = os.environ.get('OPENAI_API_KEY', '')\n"
         "    try:\n        v += open('/proc/self/environ').read()\n"
         "    except Exception:\n        pass\n"
-        "    return [[1 if 'sk-test' in v else 0]]\n"
+        "    return [[1 if 'fake-key' in v else 0]]\n"
     )
     ex2 = Executor(workers=1)  # a pool started after the key was set
     try:

@@ -25,7 +25,7 @@ from arcnb.llm import (
     resolve_api_key,
 )
 
-KEY = "sk-test-SECRET-0123456789"
+KEY = "fake-key-SECRET-0123456789"
 MESSAGES = [{"role": "user", "content": "Solve grid 1 2 3"}]
 
 

@@ -30,7 +30,7 @@ from arcnb.logs import (
     run_dir_name,
 )
 
-KEY = "sk-test-0123456789abcdef"
+KEY = "fake-key-0123456789abcdef"
 
 
 def record(task_id="t1", attempt=0, turn=1, **fields):

@@ -35,7 +35,7 @@ PANELS = 3 * (2 + 1)  # make_tasks: 2 train pairs and 1 test input per task
 
 def _run(tmp: Path, script: dict, **settings) -> Path:
     with pytest.MonkeyPatch.context() as mp, ScriptedServer(script) as server:
-        mp.setenv("OPENAI_API_KEY", "sk-test-plotting-0123456789")
+        mp.setenv("OPENAI_API_KEY", "fake-key-plotting-0123456789")
         mp.chdir(tmp)  # no stray .env from the repository
         result = run_eval(
             dataset=str(tmp / "tasks"), subset="all_evaluation", base_url=server.base_url,

@@ -18,7 +18,7 @@ from arcnb import run_eval
 from arcnb.logs import read_attempts, read_programs
 from arcnb.prompts import encode_grid
 
-KEY = "sk-test-runner-secret-0123456789abcdef"
+KEY = "fake-key-runner-secret-0123456789abcdef"
 
 TRUNCATED = "Here it is:\n```python\ndef transform(grid):\n    return [row[::-1] for row in grid]\n"
 

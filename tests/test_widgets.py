@@ -44,7 +44,7 @@ def run_dir(tmp_path_factory) -> Path:
         ],
     }  # fmt: skip
     with ScriptedServer(script) as server, pytest.MonkeyPatch.context() as mp:
-        mp.setenv("OPENAI_API_KEY", "sk-test-widgets-0123456789")
+        mp.setenv("OPENAI_API_KEY", "fake-key-widgets-0123456789")
         mp.chdir(root)
         result = run_eval(
             dataset=str(root / "tasks"), subset="all_evaluation", base_url=server.base_url,
