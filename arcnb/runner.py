@@ -163,7 +163,8 @@ def _config_for_resume(cfg: RunConfig) -> RunConfig:
     path = Path(cfg.resume)
     if not (path / "config.json").is_file():
         raise InputError(f"--resume {cfg.resume}: not a run directory (no config.json)")
-    saved = read_config(path)["settings"]
+    recorded = read_config(path)
+    saved = recorded["settings"]
     keep = {k: v for k, v in saved.items() if k in {f.name for f in dataclasses.fields(RunConfig)}}
     new = RunConfig(**keep)
     new.resume = str(path)
@@ -173,6 +174,8 @@ def _config_for_resume(cfg: RunConfig) -> RunConfig:
             setattr(new, name, getattr(cfg, name))
     if cfg.base_url:
         new.base_url = cfg.base_url
+    elif recorded.get("local_model"):  # that server is gone: start the bundled model again
+        new.base_url = None
     new.progress = cfg.progress
     return new
 
