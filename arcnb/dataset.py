@@ -885,6 +885,12 @@ def build_dataset(
             if own is not None:
                 own.close()
         _log_programs(stats)
+        if writer.count == 0:  # nothing to save: say why instead of writing an empty dataset
+            rejected = ", ".join(f"{k} {v}" for k, v in stats["rejected"].items())
+            raise InputError(
+                f"no program qualified for a dataset: {stats['programs_found']} found in "
+                f"{len(runs)} run(s); rejected: {rejected or 'none'}"
+            )
         dd = _assemble(tmp / "rows.arrow", builder.tasks, cfg, stats)
         with _quiet_datasets():
             dd.save_to_disk(str(path))
@@ -971,6 +977,9 @@ def _assemble(arrow: Path, tasks: dict[str, _TaskRows], cfg: DatasetConfig, stat
     )
     out = {}
     for split, members in splits.items():
+        if not members:  # e.g. --validation with a single task: no split can be held out
+            logger.warning("dataset: the %s split would be empty; leaving it out", split)
+            continue
         indices = sorted(i for t in members for i in tasks[t].rows)
         out[split] = rows.select(indices)
         stats["splits"][split] = len(indices)

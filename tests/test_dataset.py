@@ -455,3 +455,20 @@ def _cli(add, cmd, argv: list[str]) -> tuple[int, str]:
         except InputError as error:
             return 2, str(error)
     return code, buf.getvalue()
+
+
+def test_nothing_qualifies_is_a_clear_error_and_a_lone_task_gets_no_empty_split(
+    corpus, executor, tmp_path
+):
+    with ScriptedServer({"default": {"content": "```python\n" + CRASH + "\n```"}}) as server:
+        crashing = run_eval(
+            dataset=str(corpus["root"] / "tasks"), subset="t2", base_url=server.base_url,
+            model="scripted", max_attempts=2, api_key_env="ARCNB_NO_KEY",
+            output_dir=str(tmp_path / "logs"), progress=False,
+        ).run_dir  # fmt: skip
+    with pytest.raises(InputError, match="no program qualified.*exec 2"):
+        build_dataset([crashing], output=tmp_path / "none", executor=executor)
+    assert not (tmp_path / "none").exists()
+    res = build_dataset([corpus["runs"]["t2"]], output=tmp_path / "one", executor=executor,
+                        validation=True, balance=False)  # fmt: skip
+    assert list(res.dataset) == ["train"] and res.dataset["train"].num_rows >= 1
