@@ -138,7 +138,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     kwargs = {k: v for k, v in vars(args).items() if k not in ("func", "command", "no_progress")}
     kwargs["progress"] = not args.no_progress
-    result = run_eval(**kwargs)
+    try:
+        result = run_eval(**kwargs)
+    except KeyboardInterrupt:
+        print(
+            "arcnb: interrupted; every finished attempt is saved: continue with "
+            "`arcnb run --resume RUN_DIR` (the run directory printed at the start)",
+            file=sys.stderr,
+        )
+        return 130
     print(result.table())
     for run in result.runs:
         print(f"run directory: {run.run_dir}")

@@ -292,6 +292,8 @@ class _Run:
     async def execute(self) -> RunResult:
         t0 = time.monotonic()
         self._write_config()
+        if self.cfg.progress:  # shown first, so an interrupted user knows what to --resume
+            print(f"run directory: {self.run_dir}", file=sys.stderr)
         work = self._plan()
         self._open_progress(len(work))
         try:
