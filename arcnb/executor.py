@@ -238,6 +238,8 @@ class Executor:
     # ---- lifecycle -------------------------------------------------------------------
     def start(self) -> Executor:
         """Start the workers now (otherwise they start on first use)."""
+        if self._started and not self._closed:  # every submit passes here: skip the lock
+            return self
         with self._lock:
             if self._closed:
                 raise ExecutorError("executor is closed")

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from arcfixtures import grid as _grid
 from scripted_server import ScriptedServer
 
 from arcnb import run_eval
@@ -58,10 +59,6 @@ IDENTITY2 = "def transform(grid):\n    return [r[:] for r in grid]"
 ADD1 = "def transform(grid):\n    return [[(c + 1) % 10 for c in row] for row in grid]"
 CRASH = "def transform(grid):\n    raise ValueError('crash')"
 RAGGED = "def transform(grid):\n    return [[1, 2], [3]]"
-
-
-def _grid(seed: int, rows: int, cols: int) -> list[list[int]]:
-    return [[(seed * 7 + r * 3 + 2**c) % 10 for c in range(cols)] for r in range(rows)]
 
 
 def _tasks(folder: Path) -> dict[str, dict]:
