@@ -1,19 +1,13 @@
-"""A run directory: the files one evaluation run writes, and how to read them back.
+"""Writing a run directory: crash-safe appends, atomic JSON files, secrets refused, parquet.
 
-Layout of ``<logs_dir>/<UTC timestamp>_<model>_<dataset>_<subset>/``:
-
-* ``config.json``: the run's configuration, written once at the start (never a secret).
-* ``attempts.jsonl``: one JSON object per finished attempt turn (schema `SCHEMA_VERSION`),
-  appended as each turn ends. It is the source of truth: everything below
-  can be recomputed from it, which is what makes resume and ``arcnb stats`` simple.
-* ``tasks/<task_id>.json``: a task's votes, written when its attempts are all in.
-* ``summary.json``: the run's metrics (see `arcnb.metrics.summarize`), written at the end.
-* ``programs.parquet``: one row per attempt's latest-turn program, for datasets.
+What the files hold and how to read them back is `arcnb.rundir`'s (the one owner of the
+layout and the attempt record); this module is the writer the runner uses, plus a few
+small readers kept for existing callers, each a thin call into `arcnb.rundir`.
 
 Crash safety: JSON files are replaced atomically (temporary file + ``os.replace``), so a
 reader sees the old or the new file, never half of one. ``attempts.jsonl`` is only ever
-appended to, one ``write`` per line (fsynced at most a second later); a ``kill -9`` can at worst leave
-a torn final line, which `read_attempts` ignores and `RunWriter` cuts off before it
+appended to, one ``write`` per line (fsynced at most a second later); a ``kill -9`` can at
+worst leave a torn final line, which readers skip and `RunWriter` cuts off before it
 appends again.
 """
 
@@ -22,10 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +25,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from arcnb.errors import ArcnbError, InputError
+from arcnb.rundir import (
+    ATTEMPTS_FILE,
+    CONFIG_FILE,
+    PROGRAMS_FILE,
+    SCHEMA_VERSION,
+    SUMMARY_FILE,
+    TASKS_DIR,
+    Run,
+    check_task_id,
+    latest_turns,
+    list_runs,
+    parse_line,
+    read_json,
+    record_key,
+    run_dir_name,
+)
 from arcnb.scoring import Grid, as_grid
 
 __all__ = [
@@ -59,21 +67,12 @@ __all__ = [
 
 logger = logging.getLogger("arcnb")
 
-SCHEMA_VERSION = 1
-"""Version of the attempt record layout in ``attempts.jsonl`` (the ``schema`` field)."""
-
-CONFIG_FILE = "config.json"
-ATTEMPTS_FILE = "attempts.jsonl"
-TASKS_DIR = "tasks"
-SUMMARY_FILE = "summary.json"
-PROGRAMS_FILE = "programs.parquet"
-
 MIN_SECRET_LENGTH = 8
+PROGRAMS_BATCH = 1000  # rows per parquet write: bounds memory, keeps row groups large
 FSYNC_INTERVAL_S = 1.0  # attempts.jsonl reaches the disk at most this long after a write
 """Registered secrets shorter than this are ignored: placeholders such as ``EMPTY`` or
 ``none`` (local servers) are not secrets and would match ordinary text."""
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _INT64 = (-(2**63), 2**63 - 1)
 
 _GRID = pa.list_(pa.list_(pa.int64()))
@@ -102,29 +101,6 @@ class SecretLeakError(ArcnbError):
     """`RunWriter` was asked to write text containing a registered secret (an API key)."""
 
 
-def _safe_part(text: str) -> str:
-    """Return ``text`` with every run of filename-unsafe characters replaced by ``-``."""
-    return _UNSAFE.sub("-", str(text)).strip("-.") or "none"
-
-
-def run_dir_name(model: str, dataset: str, subset: str, now: datetime | None = None) -> str:
-    """Return the directory name of a new run, e.g. ``20261126T070000Z_gpt-4.1_arc-agi-1_x``.
-
-    Args:
-        model: Model id; ``/``, spaces and other unsafe characters become ``-``.
-        dataset: Dataset name (sanitised the same way).
-        subset: Subset name (sanitised the same way).
-        now: Start time; the current time when omitted. A naive datetime is taken as UTC.
-
-    Returns:
-        ``<YYYYmmddTHHMMSSZ>_<model>_<dataset>_<subset>``; names sort chronologically.
-    """
-    now = datetime.now(UTC) if now is None else now
-    now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
-    parts = (_safe_part(model), _safe_part(dataset), _safe_part(subset))
-    return f"{now:%Y%m%dT%H%M%SZ}_" + "_".join(parts)
-
-
 def _json_default(value: Any) -> Any:
     """Serialise numpy scalars and arrays (``item``/``tolist``) and paths."""
     if isinstance(value, Path):
@@ -137,12 +113,6 @@ def _json_default(value: Any) -> Any:
 
 def _dumps(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, ensure_ascii=False, indent=indent, default=_json_default)
-
-
-def _check_task_id(task_id: str) -> str:
-    if not isinstance(task_id, str) or not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", task_id):
-        raise InputError(f"task id {task_id!r} cannot be used as a file name")
-    return task_id
 
 
 def _atomic_write(path: Path, text: str, sync: bool = True) -> None:
@@ -212,17 +182,32 @@ class RunWriter:
             raise SecretLeakError(f"refusing to write {where}: it contains a registered secret")
 
     def _repair_attempts(self) -> None:
-        """Cut a torn final line left by a killed writer, so that appends start clean."""
+        """Cut a torn final line left by a killed writer, so that appends start clean.
+
+        Reads only the file's tail (back to its last newline), never the whole log.
+        """
         path = self.attempts_path
         if not path.exists():
             return
-        data = path.read_bytes()
-        if not data or data.endswith(b"\n"):
-            return
-        start = data.rfind(b"\n") + 1
-        tail = data[start:]
         with open(path, "r+b") as handle:
-            if _parse_line(tail) is not None:
+            end = handle.seek(0, os.SEEK_END)
+            start = end
+            while start > 0:
+                step = min(start, 65536)
+                handle.seek(start - step)
+                chunk = handle.read(step)
+                if start == end and chunk.endswith(b"\n"):
+                    return  # the last line is whole
+                cut = chunk.rfind(b"\n")
+                if cut >= 0:
+                    start = start - step + cut + 1
+                    break
+                start -= step
+            if start == end:
+                return  # empty file
+            handle.seek(start)
+            tail = handle.read()
+            if parse_line(tail) is not None:
                 handle.seek(0, os.SEEK_END)  # a whole record that only lacks its newline
                 handle.write(b"\n")
             else:
@@ -241,7 +226,7 @@ class RunWriter:
         Raises:
             InputError: ``task_id`` is not a safe file name.
         """
-        path = self.run_dir / TASKS_DIR / f"{_check_task_id(task_id)}.json"
+        path = self.run_dir / TASKS_DIR / f"{check_task_id(task_id)}.json"
         # Compact and not fsynced: tallies hold many grids, and the file can be recomputed
         # from attempts.jsonl (json's indented encoder is pure Python, ten times slower).
         return self._write_json(path, data, sync=False, indent=None)
@@ -294,102 +279,58 @@ class RunWriter:
             pass
 
     def write_programs(self, records: Iterable[Mapping[str, Any]]) -> Path:
-        """Write ``programs.parquet`` from attempt records (see `program_rows`).
+        """Write ``programs.parquet`` from in-memory attempt records (see `program_rows`)."""
+        return self.write_final_programs(latest_turns(records))
+
+    def write_final_programs(self, final_records: Iterable[Mapping[str, Any]]) -> Path:
+        """Write ``programs.parquet`` from attempts' final turns, streaming in row batches.
+
+        Args:
+            final_records: One record per attempt, its final turn (`Run.final_turns`);
+                those without code are left out (see `program_rows`).
 
         An empty run writes a valid file with no rows and the full schema.
         """
-        rows = program_rows(records)
-        self._check(_dumps(rows), PROGRAMS_FILE)
-        table = pa.Table.from_pylist(rows, schema=PROGRAMS_SCHEMA)
         path = self.run_dir / PROGRAMS_FILE
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        batch: list[dict[str, Any]] = []
         try:
-            pq.write_table(table, tmp)
+            with pq.ParquetWriter(tmp, PROGRAMS_SCHEMA) as parquet:
+                for row in _rows(final_records):
+                    batch.append(row)
+                    if len(batch) >= PROGRAMS_BATCH:
+                        self._write_rows(parquet, batch)
+                        batch = []
+                self._write_rows(parquet, batch)
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
         return path
 
-
-def _parse_line(raw: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def read_attempts(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Read every attempt-turn record of a run, in the order written (see `iter_attempts`)."""
-    return list(iter_attempts(run_dir))
+    def _write_rows(self, parquet: pq.ParquetWriter, rows: list[dict[str, Any]]) -> None:
+        for row in rows:  # grids are numbers: only the texts can hold a secret
+            self._check(f"{row['code']}\n{row['reasoning'] or ''}\n{row['model']}", PROGRAMS_FILE)
+        parquet.write_table(pa.Table.from_pylist(rows, schema=PROGRAMS_SCHEMA))
 
 
 def iter_attempts(run_dir: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
-    """Yield a run's attempt-turn records one line at a time (memory stays flat).
-
-    Blank lines are skipped, and so is a torn final line (a writer killed mid-line).
-
-    Args:
-        run_dir: The run directory (or the ``attempts.jsonl`` file itself).
-
-    Yields:
-        The records; none when the run has none yet (or no ``attempts.jsonl``).
-
-    Raises:
-        InputError: A line other than the last is not a JSON object, or a record has a
-            newer schema than this version of arcnb reads.
-    """
+    """Yield a run's attempt-turn records, streamed and de-duplicated (see `Run.records`)."""
     path = Path(run_dir)
-    if path.is_dir():
-        path = path / ATTEMPTS_FILE
-    if not path.exists():
-        return
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            record = _parse_line(raw)
-            if record is None:
-                if not raw.endswith(b"\n"):  # still being written, or torn by a kill
-                    logger.warning("%s: ignoring a torn final line (%d bytes)", path, len(raw))
-                    return
-                raise InputError(f"{path}:{number}: not a JSON object: {raw[:80]!r}")
-            yield _check_schema(record, path, number)
+    if path.name == ATTEMPTS_FILE:
+        path = path.parent
+    if not (path / ATTEMPTS_FILE).exists():
+        return iter(())
+    return Run.open(path).records()
 
 
-def _check_schema(record: dict[str, Any], path: Path, number: int) -> dict[str, Any]:
-    schema = record.get("schema", SCHEMA_VERSION)
-    if not isinstance(schema, int) or schema > SCHEMA_VERSION:
-        raise InputError(
-            f"{path}:{number}: attempt schema {schema!r} is newer than this arcnb reads "
-            f"({SCHEMA_VERSION}); upgrade arcnb"
-        )
-    return record
-
-
-def _key(record: Mapping[str, Any]) -> tuple[str, int, int]:
-    return (str(record["task_id"]), int(record["attempt"]), int(record.get("turn", 1)))
+def read_attempts(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every attempt-turn record of a run, in the order written (see `Run.records`)."""
+    return list(iter_attempts(run_dir))
 
 
 def done_keys(records: Iterable[Mapping[str, Any]]) -> set[tuple[str, int, int]]:
-    """Return the ``(task_id, attempt, turn)`` of every record, for resume."""
-    return {_key(record) for record in records}
-
-
-def latest_turns(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Return each attempt's latest recorded turn, in the order attempts first appear.
-
-    Exact repeats of a ``(task_id, attempt, turn)`` (a resumed run that re-ran a turn)
-    keep the first record, so every attempt counts once. An attempt cut off before its
-    last turn is represented by the last turn it finished.
-    """
-    latest: dict[tuple[str, int], Mapping[str, Any]] = {}
-    for record in records:
-        task_id, attempt, turn = _key(record)
-        kept = latest.get((task_id, attempt))
-        if kept is None or turn > int(kept.get("turn", 1)):
-            latest[(task_id, attempt)] = record
-    return list(latest.values())
+    """Return the ``(task_id, attempt, turn)`` of every record."""
+    return {record_key(record) for record in records}
 
 
 def _grid_or_null(value: Any) -> Grid | None:
@@ -406,41 +347,39 @@ def _examples(record: Mapping[str, Any], split: str) -> tuple[list[Grid | None],
     return outputs, [bool(example.get("correct")) for example in examples]
 
 
-def program_rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Turn attempt records into ``programs.parquet`` rows.
-
-    One row per attempt (its latest turn, see `latest_turns`) whose response held code.
-
-    Args:
-        records: Attempt-turn records as in ``attempts.jsonl``.
-
-    Returns:
-        Dicts with the columns of `PROGRAMS_SCHEMA`.
-    """
-    rows = []
-    for record in latest_turns(records):
+def _rows(final_records: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+    for record in final_records:
         if not record.get("code"):
             continue
         train_out, train_ok = _examples(record, "train")
         test_out, test_ok = _examples(record, "test")
         response = record.get("response") or {}
-        rows.append(
-            {
-                "task_id": str(record["task_id"]),
-                "attempt": int(record["attempt"]),
-                "turn": int(record.get("turn", 1)),
-                "model": record.get("model"),
-                "code": record["code"],
-                "reasoning": response.get("reasoning"),
-                "predicted_train_output": train_out,
-                "correct_train_input": train_ok,
-                "predicted_test_output": test_out,
-                "correct_test_input": test_ok,
-                "train_accuracy": float(record.get("train_accuracy") or 0.0),
-                "transductive": bool(record.get("transductive")),
-            }
-        )
-    return rows
+        yield {
+            "task_id": record["task_id"],
+            "attempt": record["attempt"],
+            "turn": record["turn"],
+            "model": record.get("model"),
+            "code": record["code"],
+            "reasoning": response.get("reasoning"),
+            "predicted_train_output": train_out,
+            "correct_train_input": train_ok,
+            "predicted_test_output": test_out,
+            "correct_test_input": test_ok,
+            "train_accuracy": float(record.get("train_accuracy") or 0.0),
+            "transductive": bool(record.get("transductive")),
+        }
+
+
+def program_rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Turn attempt records into ``programs.parquet`` rows.
+
+    One row per attempt (its final turn, see `arcnb.rundir.latest_turns`) whose response
+    held code.
+
+    Returns:
+        Dicts with the columns of `PROGRAMS_SCHEMA`.
+    """
+    return list(_rows(latest_turns(records)))
 
 
 def read_programs(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -449,16 +388,6 @@ def read_programs(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     if not path.exists():
         raise InputError(f"{path}: no such file (the run has not finished?)")
     return pq.read_table(path).to_pylist()
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path}: not valid JSON ({error})") from None
-    if not isinstance(value, dict):
-        raise InputError(f"{path}: expected a JSON object")
-    return value
 
 
 def read_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -470,37 +399,16 @@ def read_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(run_dir) / CONFIG_FILE
     if not path.exists():
         raise InputError(f"{run_dir}: not a run directory (no {CONFIG_FILE})")
-    return _read_json(path)
+    return read_json(path)
 
 
 def read_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """Read a run's ``summary.json``; None when the run has not finished.
-
-    Raises:
-        InputError: The file is malformed.
-    """
+    """Read a run's ``summary.json``; None when the run has not finished."""
     path = Path(run_dir) / SUMMARY_FILE
-    return _read_json(path) if path.exists() else None
+    return read_json(path) if path.exists() else None
 
 
 def read_task(run_dir: str | os.PathLike[str], task_id: str) -> dict[str, Any] | None:
     """Read ``tasks/<task_id>.json``; None when that task has not been voted yet."""
-    path = Path(run_dir) / TASKS_DIR / f"{_check_task_id(task_id)}.json"
-    return _read_json(path) if path.exists() else None
-
-
-def list_runs(logs_dir: str | os.PathLike[str]) -> list[Path]:
-    """Return the run directories under ``logs_dir``, oldest first.
-
-    A run directory is a child holding ``config.json`` or ``attempts.jsonl``; names start
-    with the UTC start time, so sorting by name sorts by time. A missing ``logs_dir``
-    has no runs.
-    """
-    root = Path(logs_dir)
-    if not root.is_dir():
-        return []
-    return sorted(
-        child
-        for child in root.iterdir()
-        if child.is_dir() and ((child / CONFIG_FILE).exists() or (child / ATTEMPTS_FILE).exists())
-    )
+    path = Path(run_dir) / TASKS_DIR / f"{check_task_id(task_id)}.json"
+    return read_json(path) if path.exists() else None

@@ -5,7 +5,7 @@ Two kinds of metric, with different denominators:
 * Task metrics (``pass2_*``, ``oracle*``, ``all_train_correct``, ``min1_*``) are fractions
   of the tasks asked for. A task with no record at all (every call failed before
   anything was logged) scores 0 and still counts. They look at each attempt's final
-  turn only (its latest recorded turn, see `arcnb.logs.latest_turns`).
+  turn only (its highest recorded turn, see `arcnb.rundir`).
 * Response metrics (``max_length_responses``, ``timeout_responses``,
   ``api_failure_responses``) are fractions of the attempt turns recorded, since every
   turn is a model call that can hit the length limit or fail.
@@ -15,18 +15,20 @@ Repeated ``(task_id, attempt, turn)`` records (a resumed run re-ran a turn) coun
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from arcnb.errors import InputError
-from arcnb.logs import SCHEMA_VERSION, latest_turns
+from arcnb.rundir import SCHEMA_VERSION, Run, latest_turns, record_key
 from arcnb.scoring import Grid
 from arcnb.voting import METHODS, vote_task
 
 __all__ = [
     "METRICS",
     "RESPONSE_METRICS",
+    "SummaryBuilder",
     "TASK_METRICS",
     "aggregate",
     "final_attempts",
@@ -34,6 +36,7 @@ __all__ = [
     "format_table",
     "pass_at_k",
     "summarize",
+    "summarize_run",
     "t_quantile_975",
     "task_summary",
 ]
@@ -101,7 +104,7 @@ def _unique(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     seen: set[tuple[str, int, int]] = set()
     kept = []
     for record in records:
-        key = (str(record["task_id"]), int(record["attempt"]), int(record.get("turn", 1)))
+        key = record_key(record)
         if key not in seen:
             seen.add(key)
             kept.append(record)
@@ -109,23 +112,153 @@ def _unique(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 
 
 def final_attempts(records: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
-    """Group each attempt's final turn by task.
-
-    Args:
-        records: Attempt-turn records (``attempts.jsonl``), possibly with the repeats a
-            resumed run leaves.
+    """Group each attempt's final turn (see `arcnb.rundir.latest_turns`) by task.
 
     Returns:
-        ``{task_id: [record, ...]}`` with one record per attempt, the one with the highest
-        turn (the first of exact repeats), ordered by attempt index. Tasks appear in the
-        order they first occur.
+        ``{task_id: [record, ...]}`` with one record per attempt, ordered by attempt index.
+        Tasks appear in the order they first occur.
     """
     tasks: dict[str, list[Mapping[str, Any]]] = {}
     for record in latest_turns(records):
-        tasks.setdefault(str(record["task_id"]), []).append(record)
+        tasks.setdefault(record["task_id"], []).append(record)
     for attempts in tasks.values():
-        attempts.sort(key=lambda record: int(record["attempt"]))
+        attempts.sort(key=lambda record: record["attempt"])
     return tasks
+
+
+class _Interner:
+    """Shares equal example results between slim records (most are one of a few shapes)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[Any, dict[str, Any]] = {}
+
+    def example(self, example: Mapping[str, Any], with_output: bool) -> dict[str, Any]:
+        output = example.get("output") if with_output else None
+        grid = _grid_text(output)
+        key = (grid, bool(example.get("correct")), example.get("status"))
+        slim = self._seen.get(key)
+        if slim is None:
+            slim = {"output": output, "correct": key[1], "status": key[2]}
+            self._seen[key] = slim
+        return slim
+
+
+def _grid_text(output: Any) -> str | None:
+    if output is None:
+        return None
+    try:
+        return json.dumps(output, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return repr(output)
+
+
+class SummaryBuilder:
+    """Accumulates a run's metrics one record at a time; memory stays small per attempt.
+
+    Feed every attempt turn to `add_turn` (response metrics, tokens, cost) and each
+    attempt's final turn to `add_final` (task metrics and votes), in any order, then call
+    `result`. A final turn is kept as a slim copy holding only what voting and the task
+    counts read, with equal example results shared, so 100,000 attempts cost a few tens
+    of MB rather than the records' size.
+
+    Args:
+        task_ids: The tasks the run was asked to solve (duplicates count once). Records
+            of other tasks are ignored.
+        expected_test: Per task id, its true test outputs (None where unknown).
+
+    Raises:
+        InputError: A task in ``task_ids`` has no entry in ``expected_test``.
+    """
+
+    def __init__(
+        self, task_ids: Sequence[str], expected_test: Mapping[str, Sequence[Grid | None]]
+    ) -> None:
+        self.task_ids = list(dict.fromkeys(task_ids))
+        missing = [task_id for task_id in self.task_ids if task_id not in expected_test]
+        if missing:
+            raise InputError(f"no expected test outputs for task(s): {', '.join(missing[:5])}")
+        self.expected_test = expected_test
+        self._finals: dict[str, list[dict[str, Any]]] = {task_id: [] for task_id in self.task_ids}
+        self._interner = _Interner()
+        self.n_turns = 0
+        self.counts = {name: 0 for name in RESPONSE_METRICS}
+        self.tokens = {"prompt": 0, "completion": 0, "total": 0}
+        self.known_costs: list[float] = []
+
+    def add_turn(self, record: Mapping[str, Any]) -> None:
+        """Count one attempt turn (call once per distinct ``(task_id, attempt, turn)``)."""
+        if record["task_id"] not in self._finals:
+            return
+        self.n_turns += 1
+        failure = record.get("failure")
+        self.counts["max_length_responses"] += bool(record.get("max_length"))
+        self.counts["timeout_responses"] += failure == "timeout"
+        self.counts["api_failure_responses"] += failure not in (None, "timeout")
+        usage = record.get("usage") or {}
+        prompt = int(usage.get("prompt_tokens") or 0)
+        completion = int(usage.get("completion_tokens") or 0)
+        self.tokens["prompt"] += prompt
+        self.tokens["completion"] += completion
+        self.tokens["total"] += int(usage.get("total_tokens") or prompt + completion)
+        if record.get("cost_usd") is not None:
+            self.known_costs.append(float(record["cost_usd"]))
+
+    def add_final(self, record: Mapping[str, Any]) -> None:
+        """Add one attempt's final turn (call once per attempt)."""
+        finals = self._finals.get(record["task_id"])
+        if finals is None:
+            return
+        failed = record.get("failure") is not None
+        intern = self._interner.example
+        finals.append(
+            {
+                "attempt": record["attempt"],
+                "final": bool(record.get("final")),
+                "failure": record.get("failure"),
+                "train": [] if failed else [intern(e, False) for e in record.get("train") or []],
+                "test": [] if failed else [intern(e, True) for e in record.get("test") or []],
+                "train_accuracy": record.get("train_accuracy") or 0.0,
+                "all_train_correct": bool(record.get("all_train_correct")),
+                "transductive": bool(record.get("transductive")),
+            }
+        )
+
+    def finals(self, task_id: str) -> list[dict[str, Any]]:
+        """The slim final turns of a task so far, by attempt index."""
+        return sorted(self._finals[task_id], key=lambda record: record["attempt"])
+
+    def result(self) -> dict[str, Any]:
+        """The summary (see `summarize` for its keys)."""
+        per_task = {
+            task_id: task_summary(self.finals(task_id), self.expected_test[task_id])
+            for task_id in self.task_ids
+        }
+        counts: dict[str, float | int] = {}
+        for name, method in _VOTE_METRICS.items():
+            counts[name] = sum(task["scores"][method] for task in per_task.values())
+        for name in ("all_train_correct", "min1_train_correct", "min1_code_success"):
+            counts[name] = sum(bool(task[name]) for task in per_task.values())
+        counts.update(self.counts)
+        n_tasks = len(self.task_ids)
+        denominators = {name: n_tasks for name in TASK_METRICS}
+        denominators.update({name: self.n_turns for name in RESPONSE_METRICS})
+        metrics = {
+            name: counts[name] / denominators[name] if denominators[name] else 0.0
+            for name in METRICS
+        }
+        return {
+            "schema": SCHEMA_VERSION,
+            "n_tasks": n_tasks,
+            "n_attempts": sum(len(finals) for finals in self._finals.values()),
+            "n_turns": self.n_turns,
+            "metrics": metrics,
+            "counts": counts,
+            "denominators": denominators,
+            "tokens": dict(self.tokens),
+            "cost_usd": sum(self.known_costs) if self.known_costs or not self.n_turns else None,
+            "cost_unknown_attempts": self.n_turns - len(self.known_costs),
+            "per_task": per_task,
+        }
 
 
 def _vote_input(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -233,58 +366,25 @@ def summarize(
     Raises:
         InputError: A task in ``task_ids`` has no entry in ``expected_test``.
     """
-    task_ids = list(dict.fromkeys(task_ids))
-    missing = [task_id for task_id in task_ids if task_id not in expected_test]
-    if missing:
-        raise InputError(f"no expected test outputs for task(s): {', '.join(missing[:5])}")
-    wanted = set(task_ids)
-    turns = [record for record in _unique(records) if str(record["task_id"]) in wanted]
-    finals = final_attempts(turns)
-
-    per_task = {
-        task_id: task_summary(finals.get(task_id, []), expected_test[task_id])
-        for task_id in task_ids
-    }
-    counts: dict[str, float | int] = {}
-    for name, method in _VOTE_METRICS.items():
-        counts[name] = sum(task["scores"][method] for task in per_task.values())
-    for name in ("all_train_correct", "min1_train_correct", "min1_code_success"):
-        counts[name] = sum(bool(task[name]) for task in per_task.values())
-    counts["max_length_responses"] = sum(bool(record.get("max_length")) for record in turns)
-    counts["timeout_responses"] = sum(record.get("failure") == "timeout" for record in turns)
-    counts["api_failure_responses"] = sum(
-        record.get("failure") not in (None, "timeout") for record in turns
-    )
-    denominators = {name: len(task_ids) for name in TASK_METRICS}
-    denominators.update({name: len(turns) for name in RESPONSE_METRICS})
-    metrics = {
-        name: counts[name] / denominators[name] if denominators[name] else 0.0 for name in METRICS
-    }
-
-    tokens = {"prompt": 0, "completion": 0, "total": 0}
-    known_costs = []
+    builder = SummaryBuilder(task_ids, expected_test)
+    turns = _unique(records)
     for record in turns:
-        usage = record.get("usage") or {}
-        prompt = int(usage.get("prompt_tokens") or 0)
-        completion = int(usage.get("completion_tokens") or 0)
-        tokens["prompt"] += prompt
-        tokens["completion"] += completion
-        tokens["total"] += int(usage.get("total_tokens") or prompt + completion)
-        if record.get("cost_usd") is not None:
-            known_costs.append(float(record["cost_usd"]))
-    return {
-        "schema": SCHEMA_VERSION,
-        "n_tasks": len(task_ids),
-        "n_attempts": sum(len(attempts) for attempts in finals.values()),
-        "n_turns": len(turns),
-        "metrics": metrics,
-        "counts": counts,
-        "denominators": denominators,
-        "tokens": tokens,
-        "cost_usd": sum(known_costs) if known_costs or not turns else None,
-        "cost_unknown_attempts": len(turns) - len(known_costs),
-        "per_task": per_task,
-    }
+        builder.add_turn(record)
+    for record in latest_turns(turns):
+        builder.add_final(record)
+    return builder.result()
+
+
+def summarize_run(run: Run) -> dict[str, Any]:
+    """`summarize` a run directory by streaming its records (memory flat in attempts).
+
+    Task ids and expected outputs come from the run (`Run.task_ids`,
+    `Run.expected_outputs`); see `Run.warnings` afterwards for what was missing.
+    """
+    builder = SummaryBuilder(run.task_ids, run.expected_outputs())
+    for record in run.final_turns(on_turn=builder.add_turn):
+        builder.add_final(record)
+    return builder.result()
 
 
 def aggregate(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

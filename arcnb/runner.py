@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,16 +26,16 @@ from arcnb.errors import InputError
 from arcnb.executor import Executor
 from arcnb.extract import extract_code
 from arcnb.llm import LLMClient, price_for, request_params, resolve_api_key
-from arcnb.logs import RunWriter, read_attempts, read_config, run_dir_name
+from arcnb.logs import RunWriter
 from arcnb.metrics import (
+    SummaryBuilder,
     aggregate,
-    final_attempts,
     format_aggregate_table,
     format_table,
-    summarize,
     task_summary,
 )
 from arcnb.prompts import build_messages, build_refinement_message
+from arcnb.rundir import CONFIG_FILE, SCHEMA_VERSION, Run, run_dir_name, subset_label
 from arcnb.scoring import score_example
 from arcnb.tasks import Task, load_tasks
 from arcnb.transduction import detect_transduction
@@ -160,21 +161,19 @@ def run_eval(**kwargs: Any) -> EvalResult:
 # ---- helpers -------------------------------------------------------------------------------
 def _config_for_resume(cfg: RunConfig) -> RunConfig:
     """A resumed run keeps its recorded settings; only endpoints and concurrency may change."""
-    path = Path(cfg.resume)
-    if not (path / "config.json").is_file():
-        raise InputError(f"--resume {cfg.resume}: not a run directory (no config.json)")
-    recorded = read_config(path)
-    saved = recorded["settings"]
-    keep = {k: v for k, v in saved.items() if k in {f.name for f in dataclasses.fields(RunConfig)}}
-    new = RunConfig(**keep)
-    new.resume = str(path)
+    if not (Path(cfg.resume) / CONFIG_FILE).is_file():
+        raise InputError(f"--resume {cfg.resume}: not a run directory (no {CONFIG_FILE})")
+    run = Run.open(cfg.resume)
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    new = RunConfig(**{k: v for k, v in run.settings.items() if k in fields})
+    new.resume = str(run.path)
     new.repeat_runs = 1
     for name in ("base_url", "max_workers", "api_timeout", "progress", "exec_workers"):
         if getattr(cfg, name) not in (None, getattr(RunConfig, name, None)):
             setattr(new, name, getattr(cfg, name))
     if cfg.base_url:
         new.base_url = cfg.base_url
-    elif recorded.get("local_model"):  # that server is gone: start the bundled model again
+    elif run.config.get("local_model"):  # that server is gone: start the bundled model again
         new.base_url = None
     new.progress = cfg.progress
     return new
@@ -190,9 +189,7 @@ def _select_tasks(cfg: RunConfig) -> list[Task]:
 
 
 def _subset_label(cfg: RunConfig) -> str:
-    if cfg.task_ids:
-        return "ids"
-    return Path(cfg.subset).stem if "/" in cfg.subset else cfg.subset
+    return subset_label(cfg.to_dict()) or "none"
 
 
 def _start_local_model(cfg: RunConfig):
@@ -230,7 +227,13 @@ class _BudgetStop(Exception):
 
 
 class _Run:
-    """One run: schedules every attempt, writes through RunWriter, summarises at the end."""
+    """One run: schedules every attempt, writes through RunWriter, summarises at the end.
+
+    Memory is flat in the number of attempts: attempts are drawn from a generator by a
+    fixed pool of workers, a task's records and prompt are held only while it has attempts
+    in flight (freed once its votes are written), and the summary and programs.parquet are
+    streamed back from attempts.jsonl at the end.
+    """
 
     def __init__(
         self,
@@ -244,17 +247,20 @@ class _Run:
         local_model: bool,
     ) -> None:
         self.cfg, self.tasks, self.executor, self.prices = cfg, tasks, executor, prices
-        self.by_id = {t.id: t for t in tasks}
+        self.spent = 0.0
+        self.n_cost_samples = 0
+        # (task id, attempt) -> (turn, byte offset, final) of each turn logged before a resume
+        self.previous: dict[tuple[str, int], list[tuple[int, int, bool]]] = {}
         if cfg.resume:
             self.run_dir = Path(cfg.resume)
-            self.previous = read_attempts(self.run_dir)
-            self.run_id = read_config(self.run_dir)["run_id"]
+            done = Run.open(self.run_dir)
+            self.previous = done.index(on_turn=self._count_cost)
+            self.run_id = done.run_id
         else:
             name = run_dir_name(cfg.model, cfg.dataset, _subset_label(cfg), now=stamp) + suffix
             self.run_dir = Path(cfg.output_dir) / name
             if self.run_dir.exists():
                 raise InputError(f"run directory {self.run_dir} already exists")
-            self.previous = []
             self.run_id = self.run_dir.name
         self.writer = RunWriter(self.run_dir, secrets=[api_key] if api_key else [])
         self.params = request_params(
@@ -273,20 +279,20 @@ class _Run:
             api_timeout=cfg.api_timeout,
             prices=prices,
         )
-        self._prompts: dict[str, tuple[list[dict], str]] = {}  # task id -> messages, sha256
         self.local_model = local_model
-        self.records: list[dict] = list(self.previous)
-        self.by_task: dict[str, list[dict]] = {}
-        for rec in self.previous:
-            self.by_task.setdefault(rec["task_id"], []).append(rec)
-        self.spent = sum(r.get("cost_usd") or 0.0 for r in self.previous)
+        self._prompts: dict[str, tuple[list[dict], str]] = {}  # live task -> messages, sha256
+        self._live: dict[str, dict[int, dict]] = {}  # live task -> attempt -> latest record
         self.in_flight = 0
-        self.n_cost_samples = sum(1 for r in self.previous if r.get("cost_usd") is not None)
         self.stopped_by: str | None = None
         self.sem = asyncio.Semaphore(cfg.max_workers)
         self.remaining = {t.id: cfg.max_attempts for t in tasks}
         self.solved_tasks = 0
         self.bar = None
+
+    def _count_cost(self, record: dict) -> None:
+        if record.get("cost_usd") is not None:
+            self.spent += record["cost_usd"]
+            self.n_cost_samples += 1
 
     # -- orchestration ------------------------------------------------------------------
     async def execute(self) -> RunResult:
@@ -294,38 +300,58 @@ class _Run:
         self._write_config()
         if self.cfg.progress:  # shown first, so an interrupted user knows what to --resume
             print(f"run directory: {self.run_dir}", file=sys.stderr)
+        n_work = self._count_done()
+        self._open_progress(n_work)
         work = self._plan()
-        self._open_progress(len(work))
+        # Enough workers to keep max_workers requests in flight while others execute code.
+        n_workers = min(n_work, self.cfg.max_workers + 2 * self.executor.n_workers)
         try:
-            await asyncio.gather(*(self._attempt(task, a, turns) for task, a, turns in work))
+            await asyncio.gather(*(self._work(work) for _ in range(n_workers)))
         finally:
             if self.bar is not None:
                 self.bar.close()
             await self.llm.aclose()
-        for task in self.tasks:  # tasks all of whose attempts were already done before resume
+        for task in self.tasks:  # tasks cut short (budget), or all done before the resume
             if not (self.run_dir / "tasks" / f"{task.id}.json").exists():
                 self._finish_task(task, quiet=True)
         self.writer.close()
         summary = self._summarise(time.monotonic() - t0)
         self.writer.write_summary(summary)
-        self.writer.write_programs(self.records)
         return RunResult(self.run_dir, summary)
 
-    def _plan(self) -> list[tuple[Task, int, list[dict]]]:
-        """(task, attempt, recorded turns) for every attempt not yet final."""
-        turns: dict[tuple[str, int], list[dict]] = {}
-        for rec in self.previous:
-            turns.setdefault((rec["task_id"], rec["attempt"]), []).append(rec)
-        work = []
+    def _done_turns(self, task_id: str, attempt: int) -> list[tuple[int, int, bool]]:
+        """The turns logged before a resume, up to the first gap."""
+        done: list[tuple[int, int, bool]] = []
+        for entry in self.previous.get((task_id, attempt), []):
+            if entry[0] != len(done) + 1:
+                break
+            done.append(entry)
+        return done
+
+    def _count_done(self) -> int:
+        """Take attempts already complete before a resume off `remaining`; return the rest."""
+        n = 0
         for task in self.tasks:
             for a in range(self.cfg.max_attempts):
-                done = sorted(turns.get((task.id, a), []), key=lambda r: r["turn"])
-                done = [r for i, r in enumerate(done) if r["turn"] == i + 1]  # no gaps
-                if done and done[-1].get("final"):
+                done = self._done_turns(task.id, a)
+                if done and done[-1][2]:
                     self.remaining[task.id] -= 1
                 else:
-                    work.append((task, a, done))
-        return work
+                    n += 1
+        return n
+
+    def _plan(self) -> Iterator[tuple[Task, int, list[int]]]:
+        """(task, attempt, byte offsets of its logged turns) for every attempt not yet final,
+        task by task, so that tasks finish (and free their state) in order."""
+        for task in self.tasks:
+            for a in range(self.cfg.max_attempts):
+                done = self._done_turns(task.id, a)
+                if not (done and done[-1][2]):
+                    yield task, a, [offset for _, offset, _ in done]
+
+    async def _work(self, work: Iterator[tuple[Task, int, list[int]]]) -> None:
+        for task, attempt, offsets in work:  # one shared generator: each item is taken once
+            await self._attempt(task, attempt, offsets)
 
     def _write_config(self) -> None:
         if self.cfg.resume:
@@ -367,11 +393,13 @@ class _Run:
         )
 
     # -- one attempt --------------------------------------------------------------------
-    async def _attempt(self, task: Task, attempt: int, done: list[dict]) -> None:
+    async def _attempt(self, task: Task, attempt: int, offsets: list[int]) -> None:
         if task.id not in self._prompts:  # every attempt of a task sends the same first turn
             first = build_messages(task)
             self._prompts[task.id] = (first, hashlib.sha256(json.dumps(first).encode()).hexdigest())
+            self._live[task.id] = {}
         messages, prompt_sha = self._prompts[task.id]
+        done = list(Run(self.run_dir, {}).read_at(offsets)) if offsets else []
         for rec in done:  # rebuild the conversation of the turns recorded before a crash
             messages = self._extend(task, messages, rec)
         turn = len(done) + 1
@@ -379,6 +407,7 @@ class _Run:
         try:
             while True:
                 rec = await self._turn(task, attempt, turn, messages, prompt_sha, feedback)
+                self._live[task.id][attempt] = rec
                 if rec["final"]:
                     break
                 messages = self._extend(task, messages, rec)
@@ -445,9 +474,7 @@ class _Run:
                 resp = await self.llm.complete(messages)
             finally:
                 self.in_flight -= 1
-        if resp.cost_usd is not None:
-            self.spent += resp.cost_usd
-            self.n_cost_samples += 1
+        self._count_cost({"cost_usd": resp.cost_usd})
         code = None if resp.failure else extract_code(resp.content, resp.reasoning)
         train_in = [ex.input for ex in task.train]
         test_in = [ex.input for ex in task.test]
@@ -465,7 +492,7 @@ class _Run:
             )
         final = bool(resp.failure) or all_train or turn >= self.cfg.max_turns
         rec = {
-            "schema": 1,
+            "schema": SCHEMA_VERSION,
             "run_id": self.run_id,
             "task_id": task.id,
             "attempt": attempt,
@@ -500,14 +527,20 @@ class _Run:
             "timings": {"api_s": resp.latency_s, "exec_s": exec_s, "finished_at": _now()},
         }
         self.writer.append_attempt(rec)
-        self.records.append(rec)
-        self.by_task.setdefault(task.id, []).append(rec)
         return rec
 
     # -- task and run summaries -----------------------------------------------------------
     def _finish_task(self, task: Task, quiet: bool = False) -> None:
-        mine = self.by_task.get(task.id, [])
-        finals = final_attempts(mine).get(task.id, [])
+        """Vote a task's attempts, write tasks/<id>.json, and free the task's state."""
+        live = self._live.pop(task.id, {})
+        self._prompts.pop(task.id, None)
+        earlier = [
+            turns[-1][1]
+            for a in range(self.cfg.max_attempts)
+            if a not in live and (turns := self.previous.get((task.id, a)))
+        ]
+        finals = list(Run(self.run_dir, {}).read_at(earlier)) if earlier else []
+        finals = sorted([*finals, *live.values()], key=lambda r: r["attempt"])
         stats = task_summary(finals, [ex.output for ex in task.test], with_vote=True)
         solved = stats["scores"]["weighted"] == 1.0
         self.solved_tasks += solved
@@ -524,11 +557,18 @@ class _Run:
                 print(line, file=sys.stderr)
 
     def _summarise(self, duration_s: float) -> dict:
-        summary = summarize(
-            self.records,
-            [t.id for t in self.tasks],
-            {t.id: [e.output for e in t.test] for t in self.tasks},
+        """summary.json and programs.parquet, streamed from attempts.jsonl in one read."""
+        builder = SummaryBuilder(
+            [t.id for t in self.tasks], {t.id: [e.output for e in t.test] for t in self.tasks}
         )
+
+        def finals() -> Iterator[dict]:
+            for record in Run(self.run_dir, {}).final_turns(on_turn=builder.add_turn):
+                builder.add_final(record)
+                yield record
+
+        self.writer.write_final_programs(finals())
+        summary = builder.result()
         summary.update(
             run_id=self.run_id,
             model=self.cfg.model,

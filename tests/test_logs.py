@@ -29,6 +29,7 @@ from arcnb.logs import (
     read_task,
     run_dir_name,
 )
+from arcnb.rundir import Run
 
 KEY = "fake-key-0123456789abcdef"
 
@@ -88,12 +89,13 @@ def test_torn_last_line_and_blank_lines_are_ignored(tmp_path):
     assert [r["attempt"] for r in read_attempts(tmp_path)] == [0, 1]
 
 
-def test_bad_line_in_the_middle_is_an_error(tmp_path):
+def test_bad_line_in_the_middle_is_skipped_and_named(tmp_path):
     (tmp_path / "attempts.jsonl").write_text(
-        json.dumps(record()) + "\n{not json\n" + json.dumps(record()) + "\n"
+        json.dumps(record()) + "\n{not json\n" + json.dumps(record(attempt=1)) + "\n"
     )
-    with pytest.raises(InputError, match=r"attempts.jsonl:2: not a JSON object"):
-        read_attempts(tmp_path)
+    run = Run.open(tmp_path)
+    assert [r["attempt"] for r in run.records()] == [0, 1]
+    assert any("skipped 1 line(s) that are not JSON objects" in w for w in run.warnings)
 
 
 def test_newer_schema_is_refused(tmp_path):
@@ -146,8 +148,8 @@ def test_kill_9_while_appending_leaves_only_whole_records(tmp_path):
     assert [r["attempt"] for r in records] == list(range(len(records)))
     assert all(len(r["reasoning"]) == 1000 + 37 * (r["attempt"] % 500) for r in records)
     writer = RunWriter(run)
-    writer.append_attempt({"schema": 1, "task_id": "t", "attempt": -1, "turn": 1})
-    assert read_attempts(run)[-1]["attempt"] == -1
+    writer.append_attempt({"schema": 1, "task_id": "t", "attempt": 10**6, "turn": 1})
+    assert read_attempts(run)[-1]["attempt"] == 10**6
     assert len(read_attempts(run)) == len(records) + 1
 
 
