@@ -1,8 +1,8 @@
 """Compare finished, killed or old runs: metrics recomputed from their files, side by side.
 
-Everything here reads run directories (see `arcnb.logs`) and recomputes from
+Everything here reads run directories through `arcnb.rundir.Run` and recomputes from
 ``attempts.jsonl``, never trusting ``summary.json`` alone, so a killed run (no summary, a
-torn last line, attempts missing) or a run written by an older arcnb compares like any
+torn last line, attempts missing) compares like any
 other; what is missing is reported in the summary's ``complete``, ``reasons`` and
 ``warnings``.
 
@@ -12,33 +12,18 @@ recompute once and reuse, as the ``compare_runs`` notebook does).
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from arcnb.errors import ArcnbError, InputError
-from arcnb.logs import (
-    ATTEMPTS_FILE,
-    CONFIG_FILE,
-    SUMMARY_FILE,
-    TASKS_DIR,
-    latest_turns,
-    read_attempts,
-    read_config,
-    read_summary,
-)
-from arcnb.metrics import METRICS, aggregate, pass_at_k, summarize
-from arcnb.scoring import Grid, as_grid
-from arcnb.tasks import load_tasks
+from arcnb.metrics import METRICS, SummaryBuilder, aggregate, pass_at_k
+from arcnb.rundir import Run
 
 __all__ = [
-    "RECORD_FIELDS",
     "load_runs",
     "load_task_matrix",
     "metric_intervals",
@@ -50,23 +35,6 @@ __all__ = [
     "wilson_interval",
 ]
 
-RECORD_FIELDS = (
-    "task_id",
-    "attempt",
-    "turn",
-    "final",
-    "failure",
-    "max_length",
-    "train",
-    "test",
-    "train_accuracy",
-    "all_train_correct",
-    "transductive",
-    "usage",
-    "cost_usd",
-)
-"""Attempt-record fields the metrics read; a record lacking one is counted as best it can."""
-
 _Z975 = 1.959963984540054  # two-sided 95% normal quantile
 _GROUP = ["model", "dataset", "subset"]
 RunLike = str | os.PathLike[str] | Mapping[str, Any]
@@ -76,12 +44,10 @@ RunLike = str | os.PathLike[str] | Mapping[str, Any]
 def recompute_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Recompute a run's metrics from its files, whether it finished or not.
 
-    Task ids and settings come from ``config.json``; attempts from ``attempts.jsonl``
-    (a torn last line is ignored); expected test outputs from the dataset
-    (``load_tasks(settings.dataset, ...)``). When the dataset cannot be loaded, expected
-    outputs are taken from the attempts marked correct (exact for every metric: a test
-    input no attempt got right scores 0 whatever its answer), and the run is marked
-    incomplete with the reason.
+    Reads through `arcnb.rundir.Run`, streaming ``attempts.jsonl`` (memory stays flat in
+    the number of attempts). When the run's dataset cannot be loaded, expected outputs are
+    inferred from the attempts marked correct (see `Run.expected_outputs`) and the run is
+    marked incomplete with that reason.
 
     Args:
         run_dir: A run directory (holding ``config.json`` or ``attempts.jsonl``).
@@ -89,48 +55,42 @@ def recompute_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     Returns:
         `arcnb.metrics.summarize`'s dict plus: ``run_id``, ``run_dir``, ``model``,
         ``dataset``, ``subset``, ``max_attempts``; ``attempts_expected`` (tasks x
-        max_attempts; None when unknown); ``attempts_recorded`` (attempts with a final
-        record); ``attempts_partial`` (attempts cut off between refinement turns);
-        ``pass_at_k_counts`` (task id -> ``{"n", "c"}``, see `pass_at_k_curves`);
-        ``complete`` (bool); ``reasons`` (why not complete); ``warnings`` (older-schema
-        records, disagreement with ``summary.json``).
+        max_attempts; None when unknown); ``attempts_recorded`` (complete attempts: their
+        final turn is marked final); ``attempts_partial`` (attempts cut off between
+        refinement turns); ``pass_at_k_counts`` (task id -> ``{"n", "c"}``, see
+        `pass_at_k_curves`); ``complete`` (bool); ``reasons`` (why not complete: what
+        `Run.warnings` names, a budget stop, missing attempts); ``warnings``
+        (disagreement with ``summary.json``).
 
     Raises:
-        InputError: Not a run directory, or a malformed ``config.json``/``attempts.jsonl``.
+        InputError: Not a run directory, a malformed ``config.json``, or records of a
+            newer schema.
     """
-    path = Path(run_dir)
-    if not path.is_dir() or not ((path / CONFIG_FILE).exists() or (path / ATTEMPTS_FILE).exists()):
-        raise InputError(f"{run_dir}: not a run directory (no {CONFIG_FILE} or {ATTEMPTS_FILE})")
-    reasons: list[str] = []
+    run = Run.open(run_dir)
+    saved = run.summary()
+    task_ids = run.task_ids
+    builder = SummaryBuilder(task_ids, run.expected_outputs())
+    counts = {task_id: {"n": 0, "c": 0} for task_id in task_ids}
+    partial = 0
+    for record in run.final_turns(on_turn=builder.add_turn):
+        builder.add_final(record)
+        entry = counts.get(record["task_id"])
+        if entry is None:
+            continue
+        if not record.get("final"):
+            partial += 1
+            continue
+        tests = [] if record.get("failure") is not None else record.get("test") or []
+        entry["n"] += 1
+        entry["c"] += bool(tests) and all(bool(t.get("correct")) for t in tests)
+    summary = builder.result()
+
+    reasons = list(run.warnings)
     warnings: list[str] = []
-    config = read_config(path) if (path / CONFIG_FILE).exists() else {}
-    if not config:
-        reasons.append(f"no {CONFIG_FILE}: task list and settings guessed from the other files")
-    settings = config.get("settings") or {}
-    saved = read_summary(path)
-
-    raw = read_attempts(path)
-    if _torn_tail(path):
-        reasons.append(f"{ATTEMPTS_FILE} ends in a torn line (the run was killed mid-write)")
-    records = _upgrade(raw, warnings)
-
-    task_ids = list(config.get("task_ids") or [])
-    if not task_ids:
-        task_ids = list((saved or {}).get("per_task") or [])
-        task_ids = task_ids or sorted(p.stem for p in (path / TASKS_DIR).glob("*.json"))
-        task_ids = task_ids or list(dict.fromkeys(str(r["task_id"]) for r in records))
-    dataset = settings.get("dataset") or (saved or {}).get("dataset")
-    expected = _expected_outputs(path, dataset, task_ids, records, reasons)
-
-    summary = summarize(records, task_ids, expected)
-    max_attempts = settings.get("max_attempts")
-    counts = _final_counts(records, task_ids)
+    max_attempts = run.max_attempts
     recorded = sum(v["n"] for v in counts.values())
-    partial = len({(str(r["task_id"]), int(r["attempt"])) for r in records}) - recorded
-    expected_n = len(task_ids) * int(max_attempts) if max_attempts else None
-    if saved is None:
-        reasons.append(f"no {SUMMARY_FILE}: the run did not finish")
-    elif saved.get("stopped_by"):
+    expected_n = len(task_ids) * max_attempts if max_attempts else None
+    if saved and saved.get("stopped_by"):
         reasons.append(f"stopped by {saved['stopped_by']}")
     if expected_n is not None and recorded < expected_n:
         reasons.append(f"{expected_n - recorded} of {expected_n} attempts missing")
@@ -144,14 +104,14 @@ def recompute_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
             and not math.isclose(saved["metrics"][name], summary["metrics"][name], abs_tol=1e-9)
         ]
         if differ:
-            warnings.append(f"{SUMMARY_FILE} differs on {', '.join(differ)} (recomputed used)")
+            warnings.append(f"summary.json differs on {', '.join(differ)} (recomputed used)")
 
     summary.update(
-        run_id=config.get("run_id") or (saved or {}).get("run_id") or path.name,
-        run_dir=str(path),
-        model=config.get("model") or settings.get("model") or (saved or {}).get("model"),
-        dataset=dataset,
-        subset=_subset_label(settings) if settings else (saved or {}).get("subset"),
+        run_id=run.config.get("run_id") or (saved or {}).get("run_id") or run.name,
+        run_dir=str(run.path),
+        model=run.model or (saved or {}).get("model"),
+        dataset=run.dataset or (saved or {}).get("dataset"),
+        subset=run.subset if run.settings else (saved or {}).get("subset"),
         max_attempts=max_attempts,
         attempts_expected=expected_n,
         attempts_recorded=recorded,
@@ -162,110 +122,6 @@ def recompute_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         warnings=warnings,
     )
     return summary
-
-
-def _subset_label(settings: Mapping[str, Any]) -> str | None:
-    """The subset as the runner labels it in run names and summaries."""
-    if settings.get("task_ids"):
-        return "ids"
-    subset = settings.get("subset")
-    return Path(subset).stem if subset and "/" in subset else subset
-
-
-def _torn_tail(path: Path) -> bool:
-    """``attempts.jsonl`` ends in a partial line that is not a JSON object."""
-    file = path / ATTEMPTS_FILE
-    if not file.exists():
-        return False
-    data = file.read_bytes()
-    tail = data[data.rfind(b"\n") + 1 :]
-    if not tail.strip():
-        return False
-    try:
-        return not isinstance(json.loads(tail), dict)
-    except (UnicodeDecodeError, ValueError):
-        return True
-
-
-def _upgrade(raw: list[dict[str, Any]], warnings: list[str]) -> list[dict[str, Any]]:
-    """Older-schema records: fill what the train results imply, warn about the rest."""
-    missing: dict[str, int] = {}
-    records = []
-    skipped = 0
-    for record in raw:
-        for name in RECORD_FIELDS:
-            if name not in record:
-                missing[name] = missing.get(name, 0) + 1
-        if "task_id" not in record or "attempt" not in record:
-            skipped += 1  # cannot be attributed to an attempt
-            continue
-        record = dict(record)
-        train = record.get("train") or []
-        if "all_train_correct" not in record:
-            record["all_train_correct"] = bool(train) and all(t.get("correct") for t in train)
-        if "train_accuracy" not in record and train:
-            record["train_accuracy"] = sum(bool(t.get("correct")) for t in train) / len(train)
-        records.append(record)
-    if missing:
-        listed = ", ".join(f"{name} ({n}/{len(raw)})" for name, n in missing.items())
-        warnings.append(f"attempt records lack fields (older schema?): {listed}")
-    if skipped:
-        warnings.append(f"{skipped} attempt records without task_id/attempt were skipped")
-    return records
-
-
-def _expected_outputs(
-    path: Path,
-    dataset: str | None,
-    task_ids: Sequence[str],
-    records: Sequence[Mapping[str, Any]],
-    reasons: list[str],
-) -> dict[str, list[Grid | None]]:
-    """Task id -> true test outputs, from the dataset or else inferred from the run's files."""
-    if dataset and task_ids:
-        try:
-            tasks = load_tasks(dataset, ",".join(task_ids))
-            return {t.id: [ex.output for ex in t.test] for t in tasks}
-        except ArcnbError as error:
-            problem = f"dataset {dataset!r} could not be loaded ({' '.join(str(error).split())})"
-    else:
-        problem = "dataset unknown"
-    reasons.append(f"{problem}; expected outputs inferred from attempts marked correct")
-    expected: dict[str, list[Grid | None]] = {}
-    for task_id in task_ids:
-        n_test = 0
-        task_file = path / TASKS_DIR / f"{task_id}.json"
-        if task_file.exists():
-            try:
-                n_test = int(json.loads(task_file.read_text())["vote"]["n_test"])
-            except (ValueError, KeyError, TypeError):
-                n_test = 0
-        expected[task_id] = [None] * n_test
-    for record in records:
-        truth = expected.get(str(record["task_id"]))
-        if truth is None or record.get("failure") is not None:
-            continue
-        tests = record.get("test") or []
-        truth.extend([None] * (len(tests) - len(truth)))
-        for index, example in enumerate(tests):
-            if example.get("correct") and truth[index] is None:
-                truth[index] = as_grid(example.get("output"))
-    return expected
-
-
-def _final_counts(
-    records: Sequence[Mapping[str, Any]], task_ids: Sequence[str]
-) -> dict[str, dict[str, int]]:
-    """Per task: n = attempts with a final record, c = of those, every test output right."""
-    counts = {task_id: {"n": 0, "c": 0} for task_id in task_ids}
-    for record in latest_turns(records):
-        entry = counts.get(str(record["task_id"]))
-        if entry is None or not record.get("final", True):  # no field: one-turn older schema
-            continue
-        tests = [] if record.get("failure") is not None else record.get("test") or []
-        entry["n"] += 1
-        entry["c"] += bool(tests) and all(bool(t.get("correct")) for t in tests)
-    return counts
 
 
 # ---- several runs ---------------------------------------------------------------------------

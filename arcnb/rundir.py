@@ -311,7 +311,7 @@ class Run:
         """
         root = Path(path)
         if not str(path) or not root.is_dir():
-            raise InputError(f"run directory {str(path)!r} does not exist")
+            raise InputError(f"{str(path)!r}: not a run directory (no such directory)")
         has_config = (root / CONFIG_FILE).is_file()
         if not has_config and not (root / ATTEMPTS_FILE).exists():
             raise InputError(f"{path}: not a run directory (no {CONFIG_FILE} or {ATTEMPTS_FILE})")
