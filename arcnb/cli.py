@@ -192,13 +192,11 @@ def _add_cleanup_logs_args(parser: argparse.ArgumentParser) -> None:
 
 def _cmd_cleanup_logs(args: argparse.Namespace) -> int:
     import math
-    import re
     import shutil
     import time
-    from datetime import UTC, datetime
     from pathlib import Path
 
-    from arcnb.logs import list_runs
+    from arcnb.rundir import list_runs, parse_run_dir_name
 
     try:
         days = float(args.older_than)
@@ -213,14 +211,8 @@ def _cmd_cleanup_logs(args: argparse.Namespace) -> int:
         raise InputError(f"--logs-dir {args.logs_dir}: no such directory")
 
     def started(path: Path) -> float:  # seconds since the epoch
-        match = re.match(r"(\d{8}T\d{6}Z)", path.name)
-        if match:
-            try:
-                stamp = datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ")
-                return stamp.replace(tzinfo=UTC).timestamp()
-            except ValueError:
-                pass
-        return path.lstat().st_mtime
+        parsed = parse_run_dir_name(path.name)
+        return parsed.started.timestamp() if parsed else path.lstat().st_mtime
 
     cutoff = time.time() - days * 86400
     # Symbolic links are never followed or removed: they may point outside the logs.
