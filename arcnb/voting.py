@@ -191,6 +191,7 @@ class _Attempt:
     outputs: list[Grid | None]  # valid grids only; padded/truncated to the task's tests
     train_accuracy: float
     transductive: bool
+    keys: list[GridKey | None]  # grid_key of each output, computed once for every method
 
 
 def _read_attempt(attempt: Any, index: int, n_test: int) -> _Attempt:
@@ -203,7 +204,8 @@ def _read_attempt(attempt: Any, index: int, n_test: int) -> _Attempt:
     accuracy = 0.0 if accuracy is None else accuracy
     if not isinstance(accuracy, Real) or not 0.0 <= accuracy <= 1.0:
         raise InputError(f"attempt {index}: train_accuracy must be in 0..1, got {accuracy!r}")
-    return _Attempt(outputs, float(accuracy), bool(_field(attempt, "transductive", False)))
+    keys = [None if grid is None else grid_key(grid) for grid in outputs]
+    return _Attempt(outputs, float(accuracy), bool(_field(attempt, "transductive", False)), keys)
 
 
 def rank_candidates(
@@ -228,30 +230,41 @@ def rank_candidates(
         weights = [1.0] * len(outputs)
     if len(weights) != len(outputs):
         raise InputError(f"{len(weights)} weights for {len(outputs)} outputs")
-    grids: dict[GridKey, Grid] = {}
+    grids = [as_grid(output) for output in outputs]
+    keys = [None if grid is None else grid_key(grid) for grid in grids]
+    return _rank(grids, keys, weights)
+
+
+def _rank(
+    grids: Sequence[Grid | None], keys: Sequence[GridKey | None], weights: Sequence[float]
+) -> list[Candidate]:
+    """`rank_candidates` on outputs already checked, with their keys (None: no vote)."""
+    first: dict[GridKey, Grid] = {}
     scores: dict[GridKey, float] = {}
     supporters: dict[GridKey, list[int]] = {}
-    for index, (output, weight) in enumerate(zip(outputs, weights, strict=True)):
-        grid = as_grid(output)
-        if grid is None:
+    for index, key in enumerate(keys):
+        if key is None:
             continue
-        key = grid_key(grid)
-        grids.setdefault(key, grid)
-        scores[key] = scores.get(key, 0.0) + weight
-        supporters.setdefault(key, []).append(index)
+        if key not in first:
+            first[key] = grids[index]
+            scores[key] = 0.0
+            supporters[key] = []
+        scores[key] += weights[index]
+        supporters[key].append(index)
     ranked = sorted(
-        grids,
+        first,
         key=lambda k: (-round(scores[k], _DECIMALS), -len(supporters[k]), supporters[k][0]),
     )
     return [
-        Candidate(grids[k], scores[k], len(supporters[k]), tuple(supporters[k])) for k in ranked
+        Candidate(first[k], scores[k], len(supporters[k]), tuple(supporters[k])) for k in ranked
     ]
 
 
 def _weighted(attempts: list[_Attempt], test_index: int) -> list[Candidate]:
-    outputs = [a.outputs[test_index] for a in attempts]
     weights = [1.0 + TRAIN_ACCURACY_WEIGHT * a.train_accuracy for a in attempts]
-    return rank_candidates(outputs, weights)
+    return _rank(
+        [a.outputs[test_index] for a in attempts], [a.keys[test_index] for a in attempts], weights
+    )
 
 
 def _train_majority(attempts: list[_Attempt], test_index: int) -> list[Candidate]:
@@ -259,15 +272,18 @@ def _train_majority(attempts: list[_Attempt], test_index: int) -> list[Candidate
     if not producing:
         return []
     best = round(max(a.train_accuracy for a in producing), _DECIMALS)
-    outputs = [
-        a.outputs[test_index] if round(a.train_accuracy, _DECIMALS) == best else None
-        for a in attempts
+    keys = [
+        a.keys[test_index] if round(a.train_accuracy, _DECIMALS) == best else None for a in attempts
     ]
-    return rank_candidates(outputs)
+    return _rank([a.outputs[test_index] for a in attempts], keys, [1.0] * len(attempts))
 
 
 def _oracle(attempts: list[_Attempt], test_index: int) -> list[Candidate]:
-    return rank_candidates([a.outputs[test_index] for a in attempts])
+    return _rank(
+        [a.outputs[test_index] for a in attempts],
+        [a.keys[test_index] for a in attempts],
+        [1.0] * len(attempts),
+    )
 
 
 def _result(top2: list[list[Grid]], expected: list[Grid | None], n_test: int) -> MethodResult:
@@ -312,7 +328,7 @@ def vote_task(attempts: Sequence[Any], expected_test: Sequence[Grid | None]) -> 
     everyone = [_read_attempt(a, i, n_test) for i, a in enumerate(attempts)]
     # Left-out attempts become empty placeholders so that every attempt keeps its index
     # in tallies and tie-breaks.
-    blank = _Attempt([None] * n_test, 0.0, False)
+    blank = _Attempt([None] * n_test, 0.0, False, [None] * n_test)
     inductive = [blank if a.transductive else a for a in everyone]
 
     methods: dict[str, MethodResult] = {}
