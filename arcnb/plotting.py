@@ -2,19 +2,17 @@
 
 Plain functions that return `matplotlib.figure.Figure` objects built without pyplot, so they
 hold no global state: a notebook displays them, a script saves them, and nothing here calls
-``plt.show``. Everything is drawn from the files a run wrote (``config.json``,
-``attempts.jsonl``) plus the dataset's tasks; whatever is missing (a killed run, a dataset
-that moved, an older record layout) is drawn as a grey hatched panel and named in a warning.
+``plt.show``. A run directory is read through `arcnb.rundir.Run` (its records are
+`AttemptRecord`s) plus the dataset's tasks; whatever is missing (a killed run, a dataset
+that moved) is drawn as a grey hatched panel and named in `Run.warnings`.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +23,11 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from arcnb.errors import InputError
-from arcnb.logs import (
-    ATTEMPTS_FILE,
-    CONFIG_FILE,
-    SCHEMA_VERSION,
-    SUMMARY_FILE,
-    read_attempts,
-    read_config,
-    read_summary,
-)
+from arcnb.rundir import Run
 from arcnb.scoring import as_grid
-from arcnb.tasks import ARC_PALETTE, Task, load_task, load_tasks
+from arcnb.tasks import ARC_PALETTE, Task
 
 __all__ = [
-    "RunData",
     "format_evolution_table",
     "load_run",
     "plot_attempt",
@@ -55,7 +44,6 @@ MAX_SIDE = 100  # grids with more rows or columns are drawn as invalid (ARC grid
 RIGHT, WRONG = "#2ECC40", "#FF4136"  # frame of a right / wrong predicted panel
 _LINE = "#555555"  # grid lines between cells
 _CMAP = ListedColormap(ARC_PALETTE, name="arc")
-_EXAMPLE_FIELDS = ("output", "correct", "pixel_accuracy")
 
 
 # ---- single figures --------------------------------------------------------------------------
@@ -178,33 +166,31 @@ def plot_task(task: Task) -> Figure:
 
 
 def _no_program(record: Mapping[str, Any]) -> str | None:
-    """Why an attempt has no program to show (an API failure, no code block), or None."""
-    if record.get("failure"):
+    """Why an attempt turn has no program to show (an API failure, no code block), or None."""
+    if record["failure"]:
         return str(record["failure"])
-    if "code" in record and not record.get("code"):
+    if not record["code"]:
         return "no code block"
     return None
 
 
 def _result(record: Mapping[str, Any], split: str, k: int) -> Mapping[str, Any] | None:
-    results = record.get(split)
-    if isinstance(results, list) and k < len(results) and isinstance(results[k], Mapping):
-        return results[k]
-    return None
+    """The program's result on the ``k``-th train or test input; None when it has none."""
+    results = record[split]
+    return results[k] if k < len(results) else None
 
 
 def _error_label(result: Mapping[str, Any]) -> str:
     """``"error (ZeroDivisionError)"``, ``"timeout"``: why a program gave no grid."""
-    status = str(result.get("status") or "no output")
-    error = str(result.get("error") or "").split(":", 1)[0].strip()[:30]
+    status = str(result["status"] or "no output")
+    error = str(result["error"] or "").split(":", 1)[0].strip()[:30]
     return f"{status} ({error})" if error and error != status else status
 
 
 def _counts(task: Task | None, record: Mapping[str, Any]) -> tuple[int, int]:
     if task is not None:
         return len(task.train), len(task.test)
-    sizes = [len(v) if isinstance(v := record.get(s), list) else 0 for s in ("train", "test")]
-    return sizes[0], sizes[1]
+    return len(record["train"]), len(record["test"])
 
 
 def plot_attempt(task: Task | None, record: Mapping[str, Any], title: str | None = None) -> Figure:
@@ -212,12 +198,12 @@ def plot_attempt(task: Task | None, record: Mapping[str, Any], title: str | None
 
     The predicted panel is framed green when right and red when wrong, and titled with its
     shape and pixel accuracy (``"3x3 · 78%"``). An attempt without a program (an API
-    failure, no code block) shows ``no program (<why>)`` panels; a field the record lacks
-    (an older layout) or a task that could not be loaded shows ``missing`` panels.
+    failure, no code block) shows ``no program (<why>)`` panels; a task that could not be
+    loaded shows ``missing`` inputs and expected outputs.
 
     Args:
         task: The task attempted, or None when it is unknown (inputs are drawn as missing).
-        record: One record of ``attempts.jsonl``.
+        record: One `arcnb.rundir.AttemptRecord` (a line of ``attempts.jsonl``).
         title: Figure title; default task id, attempt (1-based), turn and scores.
 
     Returns:
@@ -242,210 +228,50 @@ def plot_attempt(task: Task | None, record: Mapping[str, Any], title: str | None
             plot_grid(axes[i, 2], None)
         else:
             known = example is None or expected is not None  # hidden answers score nothing
-            correct = result.get("correct") if known else None
-            frame = RIGHT if correct is True else WRONG if correct is False else None
-            acc = result.get("pixel_accuracy")
-            note = f"{acc:.0%}" if known and isinstance(acc, (int, float)) else None
-            label = _error_label(result) if "output" in result else "missing"
-            plot_grid(axes[i, 2], result.get("output"), note=note, missing=label, frame=frame)
+            frame = (RIGHT if result["correct"] else WRONG) if known else None
+            note = f"{result['pixel_accuracy']:.0%}" if known else None
+            label = _error_label(result)
+            plot_grid(axes[i, 2], result["output"], note=note, missing=label, frame=frame)
     for ax, name in zip(axes[0], ("input", "expected", "predicted"), strict=True):
         ax.set_title(f"{name}\n{ax.get_title()}", fontsize=9)
     if title is None:
         stats = _stats(task, record)
         parts = [
-            str(record.get("task_id", "?")),
-            f"attempt {_int(record.get('attempt'), 0) + 1}",
-            f"turn {_int(record.get('turn'), 1)}",
+            str(record["task_id"]),
+            f"attempt {record['attempt'] + 1}",
+            f"turn {record['turn']}",
             f"train {stats['train_solved'] or '?'}",
             f"test {_pct(stats['test_accuracy'])}",
         ]
-        title = " · ".join(parts) + (" · transductive" if record.get("transductive") else "")
+        title = " · ".join(parts) + (" · transductive" if record["transductive"] else "")
     fig.suptitle(title, fontsize=11)
     return fig
 
 
 # ---- run directories -------------------------------------------------------------------------
-@dataclass
-class RunData:
-    """What `load_run` could read of a run directory, and what it could not.
+def load_run(run_dir: str | os.PathLike[str]) -> Run:
+    """Open a run directory for plotting, finished or not, and find what a plot will lack.
 
-    Attributes:
-        run_dir: The run directory.
-        config: ``config.json`` (empty when it is missing).
-        records: Attempt-turn records, one per ``(task_id, attempt, turn)``, in file order.
-        tasks: Task id -> task, for the tasks the dataset still holds.
-        task_ids: The run's task ids, in run order (config first, then any only in records).
-        warnings: One line per thing missing (unfinished run, torn line, lost dataset, fields
-            an older record layout lacks); empty for a complete run.
-    """
-
-    run_dir: Path
-    config: dict[str, Any]
-    records: list[dict[str, Any]]
-    tasks: dict[str, Task]
-    task_ids: list[str]
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        """The run directory's name (``<time>_<model>_<dataset>_<subset>``)."""
-        return self.run_dir.resolve().name
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        return self.config.get("settings") or {}
-
-    @property
-    def multi_turn(self) -> bool:
-        """The run allowed refinement turns (``max_turns`` > 1, or a record shows a turn 2)."""
-        turns = _int(self.settings.get("max_turns"), 0)
-        return turns > 1 or any(r["turn"] > 1 for r in self.records)
-
-    @property
-    def multi_attempt(self) -> bool:
-        attempts = _int(self.settings.get("max_attempts"), 0)
-        return attempts > 1 or any(r["attempt"] > 0 for r in self.records)
-
-
-def _int(value: Any, default: int) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def _read_records(path: Path, warnings: list[str]) -> list[dict[str, Any]]:
-    attempts = path / ATTEMPTS_FILE
-    if not attempts.exists():
-        warnings.append(f"no {ATTEMPTS_FILE}: the run recorded no attempts")
-        return []
-    data = attempts.read_bytes()
-    tail = data[data.rfind(b"\n") + 1 :]
-    if tail.strip():
-        try:
-            json.loads(tail)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            warnings.append(
-                f"{ATTEMPTS_FILE}: ignored a torn final line ({len(tail)} bytes; killed mid-write)"
-            )
-    try:
-        return read_attempts(path)
-    except InputError as error:  # a corrupt line or a newer schema: keep what parses
-        warnings.append(f"{error}; plotting the records that parse")
-    records = []
-    for line in data.split(b"\n"):
-        try:
-            value = json.loads(line)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            continue
-        if isinstance(value, dict):
-            records.append(value)
-    return records
-
-
-def _clean(raw: list[dict[str, Any]], warnings: list[str]) -> list[dict[str, Any]]:
-    """Records keyed by (task_id, attempt, turn), first copy kept; defaults for old layouts."""
-    out, seen, lacking = [], set(), {}
-    for record in raw:
-        if not isinstance(record.get("task_id"), (str, int)):
-            lacking["task_id (record skipped)"] = lacking.get("task_id (record skipped)", 0) + 1
-            continue
-        for name in _missing_fields(record):
-            lacking[name] = lacking.get(name, 0) + 1
-        rec = {
-            **record,
-            "task_id": str(record["task_id"]),
-            "attempt": _int(record.get("attempt"), 0),
-            "turn": _int(record.get("turn"), 1),
-        }
-        key = (rec["task_id"], rec["attempt"], rec["turn"])
-        if key not in seen:
-            seen.add(key)
-            out.append(rec)
-    for name, n in lacking.items():
-        warnings.append(f"{n} record(s) lack '{name}' (older layout?): drawn as missing")
-    newer = {r.get("schema") for r in out if _int(r.get("schema"), 0) > SCHEMA_VERSION}
-    if newer:
-        warnings.append(f"record schema {sorted(newer)} is newer than {SCHEMA_VERSION}")
-    return out
-
-
-def _missing_fields(record: Mapping[str, Any]) -> list[str]:
-    """Fields a plot needs that this record lacks (an older or foreign layout)."""
-    missing = [n for n in ("attempt", "turn") if not isinstance(record.get(n), int)]
-    if _no_program(record) is not None:
-        return missing
-    for split in ("train", "test"):
-        results = record.get(split)
-        if not isinstance(results, list):
-            missing.append(split)
-            continue
-        for name in _EXAMPLE_FIELDS:
-            if any(not isinstance(r, Mapping) or name not in r for r in results):
-                missing.append(f"{split}[].{name}")
-    return missing
-
-
-def _load_run_tasks(dataset: Any, ids: list[str], warnings: list[str]) -> dict[str, Task]:
-    if not ids:
-        return {}
-    if not isinstance(dataset, str) or not dataset:
-        warnings.append("config.json names no dataset: inputs and expected outputs are missing")
-        return {}
-    try:
-        return {t.id: t for t in load_tasks(dataset, ",".join(ids))}
-    except (InputError, OSError, ValueError):
-        pass
-    tasks, errors = {}, {}
-    for task_id in ids:  # some ids may still be there (a folder edited since the run)
-        try:
-            tasks[task_id] = load_task(dataset, task_id)
-        except (InputError, OSError, ValueError) as error:
-            errors.setdefault(str(error).split(";")[0], []).append(task_id)
-    for message, lost in errors.items():
-        warnings.append(
-            f"{len(lost)} task(s) not loaded ({message}): inputs and expected outputs are missing"
-        )
-    return tasks
-
-
-def load_run(run_dir: str | os.PathLike[str]) -> RunData:
-    """Read a run directory for plotting, finished or not, and say what is missing.
-
-    Reads ``config.json`` (``settings.dataset``, ``task_ids``), ``attempts.jsonl`` and the
-    run's tasks from its dataset (a folder dataset is stored as its path). Copes with a killed
-    run (no ``summary.json``, a torn last line), a dataset that can no longer be loaded
-    (inputs drawn as missing) and records of an older layout (missing fields drawn as
-    missing); each is named in ``warnings``.
+    The run is read through `arcnb.rundir.Run`: one streamed pass over ``attempts.jsonl``
+    (no record is kept) and its tasks loaded from the dataset recorded in ``config.json``,
+    so that `Run.warnings` names everything missing: an unfinished run (no
+    ``summary.json``), a torn or corrupt line, a dataset that can no longer be loaded
+    (inputs drawn as missing).
 
     Args:
         run_dir: The run directory (``logs/<time>_<model>_<dataset>_<subset>``).
 
     Returns:
-        The run's data and warnings.
+        The opened run, its tasks loaded (`Run.tasks`); pass it to `render_run` to plot it
+        without opening it again.
 
     Raises:
-        InputError: ``run_dir`` is not a run directory (neither config.json nor attempts.jsonl).
+        InputError: ``run_dir`` is not a run directory, or a record has a newer schema.
     """
-    path = Path(run_dir)
-    if not str(run_dir) or not path.is_dir():
-        raise InputError(f"run directory {str(run_dir)!r} does not exist")
-    warnings: list[str] = []
-    try:
-        config = read_config(path)
-    except InputError as error:
-        if not (path / ATTEMPTS_FILE).exists():
-            raise InputError(f"{run_dir}: not a run directory (no {CONFIG_FILE})") from None
-        warnings.append(f"{error}: the dataset and settings are unknown")
-        config = {}
-    try:
-        if read_summary(path) is None:
-            warnings.append(f"no {SUMMARY_FILE}: the run did not finish")
-    except InputError as error:
-        warnings.append(str(error))
-    records = _clean(_read_records(path, warnings), warnings)
-    ids = [str(i) for i in config.get("task_ids") or []]
-    ids += [r["task_id"] for r in records if r["task_id"] not in ids]
-    ids = list(dict.fromkeys(ids))
-    tasks = _load_run_tasks((config.get("settings") or {}).get("dataset"), ids, warnings)
-    return RunData(path, config, records, tasks, ids, warnings)
+    run = Run.open(run_dir)
+    run.index()
+    run.tasks()
+    return run
 
 
 def _pct(value: float | None) -> str:
@@ -454,53 +280,49 @@ def _pct(value: float | None) -> str:
 
 def _stats(task: Task | None, record: Mapping[str, Any]) -> dict[str, Any]:
     """test_accuracy, train_solved ("2/3") and train_avg_accuracy of one record (None: unknown)."""
-    n_train, n_test = _counts(task, record)
+    counts = dict(zip(("train", "test"), _counts(task, record), strict=True))
     no_program = _no_program(record) is not None
     out: dict[str, Any] = {}
-    for split, n in (("train", n_train), ("test", n_test)):
-        results = record.get(split)
-        if no_program:
-            right, accs = 0, [0.0] * n
-        elif isinstance(results, list) and all(isinstance(r, Mapping) for r in results):
-            known = [r["correct"] for r in results if isinstance(r.get("correct"), bool)]
-            right = sum(known) if len(known) == len(results) else None
-            accs = [r.get("pixel_accuracy") for r in results]
-            accs = [a for a in accs if isinstance(a, (int, float))]
-        else:
-            right, accs = None, []
-        n = n or (len(results) if isinstance(results, list) else 0)
+    for split, n in counts.items():
+        results = [] if no_program else record[split]
+        n = n or len(results)
+        right = sum(bool(r["correct"]) for r in results)
+        accs = [0.0] * n if no_program else [r["pixel_accuracy"] for r in results]
         if split == "train":
-            out["train_solved"] = None if right is None or not n else f"{right}/{n}"
+            out["train_solved"] = f"{right}/{n}" if n else None
             out["train_avg_accuracy"] = sum(accs) / len(accs) if accs else None
         else:
-            out["test_accuracy"] = None if right is None or not n else right / n
+            out["test_accuracy"] = right / n if n else None
     return out
 
 
-def _file_name(run: RunData, record: Mapping[str, Any]) -> str:
-    attempt, turn = record["attempt"] + 1, record["turn"]
-    if run.multi_turn:
-        prefix = f"attempt_{attempt}_turn_{turn}" if run.multi_attempt else f"turn_{turn}"
-    else:
-        prefix = f"attempt_{attempt}"
-    return f"{prefix}_{record['task_id']}_{run.name}.png"
+def _turns_by_task(
+    index: Mapping[tuple[str, int], list[tuple[int, int, bool]]],
+) -> dict[str, list[tuple[int, int, int]]]:
+    """`Run.index` regrouped: task id -> ``(attempt, turn, byte offset)``, ascending."""
+    out: dict[str, list[tuple[int, int, int]]] = {}
+    for (task_id, attempt), turns in index.items():
+        out.setdefault(task_id, []).extend((attempt, turn, at) for turn, at, _ in turns)
+    for turns in out.values():
+        turns.sort()
+    return out
 
 
-def _pick_ids(run: RunData, task_ids: str | Sequence[str] | None) -> list[str]:
+def _pick_ids(run: Run, known: list[str], task_ids: str | Sequence[str] | None) -> list[str]:
     if task_ids is None:
-        return run.task_ids
+        return known
     wanted = task_ids.split(",") if isinstance(task_ids, str) else list(task_ids)
     wanted = list(dict.fromkeys(str(t).strip() for t in wanted if str(t).strip()))
     for task_id in wanted:
-        if task_id not in run.task_ids:
-            close = difflib.get_close_matches(task_id, run.task_ids, n=3)
-            hint = f"did you mean: {', '.join(close)}?" if close else f"it has {len(run.task_ids)}"
+        if task_id not in known:
+            close = difflib.get_close_matches(task_id, known, n=3)
+            hint = f"did you mean: {', '.join(close)}?" if close else f"it has {len(known)}"
             raise InputError(f"task id {task_id!r} is not in run {run.name}; {hint}")
     return wanted
 
 
 def render_run(
-    run_dir: str | os.PathLike[str],
+    run_dir: str | os.PathLike[str] | Run,
     task_ids: str | Sequence[str] | None = None,
     out_dir: str | os.PathLike[str] = "plots",
 ) -> list[dict[str, Any]]:
@@ -509,10 +331,11 @@ def render_run(
     Files are named ``turn_<n>_<task>_<run>.png`` in a multi-turn run with one attempt per
     task, ``attempt_<a>_turn_<n>_<task>_<run>.png`` with several, and
     ``attempt_<a>_<task>_<run>.png`` in a single-turn run; ``a`` is 1-based and ``<run>``
-    the run directory's name. What `load_run` found missing is logged as warnings.
+    the run directory's name. What the run lacks (`Run.warnings`) is logged as warnings.
+    Records are read one at a time (memory does not grow with the run).
 
     Args:
-        run_dir: The run directory.
+        run_dir: The run directory, or a run `load_run` opened.
         task_ids: ``"id1,id2"`` or a list of ids; None for every task of the run.
         out_dir: Folder for the PNGs; created if missing.
 
@@ -520,41 +343,49 @@ def render_run(
         One row per PNG, by task, attempt, turn: ``task_id``, ``attempt`` (1-based),
         ``turn``, ``test_accuracy`` (fraction of test examples right), ``train_solved``
         (``"2/3"``), ``train_avg_accuracy`` (mean pixel accuracy over train), ``file`` (path)
-        and ``missing`` (fields this record lacks, plus ``"task"`` when the task is not loaded).
-        Unknown values are None.
+        and ``missing`` (``["task"]`` when the task is not loaded, else empty). Unknown
+        values are None. An attempt's last row is its final turn (`Run.final_turns`).
 
     Raises:
         InputError: Not a run directory, or a task id not in the run (with close matches).
     """
-    run = load_run(run_dir)
-    ids = _pick_ids(run, task_ids)
+    run = run_dir if isinstance(run_dir, Run) else Run.open(run_dir)
+    turns = _turns_by_task(run.index())
+    tasks = run.tasks()
+    planned = run.task_ids
+    others = set(turns).difference(planned)  # recorded, though config.json did not ask
+    ids = _pick_ids(run, planned + [t for t in turns if t in others], task_ids)
     for warning in run.warnings:
         logger.warning("%s: %s", run.name, warning)
+    keys = [(attempt, turn) for task_turns in turns.values() for attempt, turn, _ in task_turns]
+    multi_turn = (run.max_turns or 0) > 1 or any(turn > 1 for _, turn in keys)
+    multi_attempt = (run.max_attempts or 0) > 1 or any(attempt > 0 for attempt, _ in keys)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for task_id in ids:
-        records = sorted(
-            (r for r in run.records if r["task_id"] == task_id),
-            key=lambda r: (r["attempt"], r["turn"]),
-        )
-        if not records:
+        task_turns = turns.get(task_id, [])
+        if not task_turns:
             logger.warning("%s: task %s has no recorded attempts", run.name, task_id)
-        task = run.tasks.get(task_id)
-        for record in records:
-            path = out / _file_name(run, record)
+        task = tasks.get(task_id)
+        for record in run.read_at(at for _, _, at in task_turns):
+            attempt, turn = record["attempt"] + 1, record["turn"]
+            if multi_turn:
+                prefix = f"attempt_{attempt}_turn_{turn}" if multi_attempt else f"turn_{turn}"
+            else:
+                prefix = f"attempt_{attempt}"
+            path = out / f"{prefix}_{task_id}_{run.name}.png"
             fig = plot_attempt(task, record)
             fig.savefig(path, dpi=DPI)
             del fig  # built without pyplot: nothing holds it, so dropping it frees it
-            missing = _missing_fields(record) + ([] if task else ["task"])
             rows.append(
                 {
                     "task_id": task_id,
-                    "attempt": record["attempt"] + 1,
-                    "turn": record["turn"],
+                    "attempt": attempt,
+                    "turn": turn,
                     **_stats(task, record),
                     "file": str(path),
-                    "missing": missing,
+                    "missing": [] if task else ["task"],
                 }
             )
     return rows

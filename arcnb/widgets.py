@@ -6,10 +6,11 @@ wrong), its code, the model's reasoning and answer, its failure, and the task's 
 `render_html` / `save_html` write the same views for every attempt into one self-contained
 HTML document, which needs no kernel.
 
-Everything is read back from the run's files (`arcnb.logs`), so an unfinished run works:
-no ``summary.json`` or ``tasks/`` (the tally is then recomputed from ``attempts.jsonl``), a
-torn last line, records lacking fields (shown as "missing"). Model text is untrusted: every
-string from a record is passed through `html.escape`, or through pygments, which escapes.
+Everything is read through `arcnb.rundir.Run` (its records are `AttemptRecord`s), so an
+unfinished run works: no ``summary.json`` or ``tasks/`` (the tally is then recomputed from
+the attempts' final turns), a torn last line, a dataset that moved (inputs shown as
+"missing"). Model text is untrusted: every string from a record is passed through
+`html.escape`, or through pygments, which escapes.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from arcnb.errors import ArcnbError, InputError
-from arcnb.logs import read_attempts, read_config, read_summary, read_task
 from arcnb.metrics import task_summary
+from arcnb.rundir import ATTEMPTS_FILE, TASKS_DIR, AttemptRecord, Run, record_key
 from arcnb.scoring import Grid, as_grid
-from arcnb.tasks import ARC_PALETTE, Task, load_task, load_tasks
+from arcnb.tasks import ARC_PALETTE, Task
 
-__all__ = ["Explorer", "RunData", "explore", "render_html", "save_html"]
+__all__ = ["Explorer", "RunView", "explore", "render_html", "save_html"]
 
 MISSING = "<i class='arcnb-missing' style='color:#b00'>missing</i>"
 RIGHT_BORDER = "3px solid green"  # frame of a predicted grid that is exactly right
@@ -48,107 +49,128 @@ def _int(value: Any, default: int) -> int:
         return default
 
 
-class RunData:
-    """A run directory's records indexed by (task, attempt, turn), with tasks and votes.
+class RunView:
+    """A run (`arcnb.rundir.Run`) indexed by task, attempt and turn, for browsing.
+
+    Holds the run's index only (a byte offset per attempt turn, a few dozen bytes each),
+    never the records: each view reads the records it shows. Tasks, expected outputs,
+    final turns and saved votes are the run's (`Run.tasks`, `Run.expected_outputs`,
+    `Run.final_turns`, `Run.saved_vote`), so the explorer shows what metrics count.
 
     Args:
         run_dir: The run directory.
         tasks: The run's tasks, when ``config.json`` names a dataset that cannot be loaded
             here (a moved folder); by default they are loaded from the config.
 
+    Attributes:
+        run: The opened run (opened again by `reload`).
+        task_ids: Tasks with records: the run's tasks in run order, then any others.
+        unstarted: The run's tasks without a record yet.
+
     Raises:
-        InputError: ``run_dir`` is not a directory, or ``attempts.jsonl`` is corrupt
-            before its last line.
+        InputError: ``run_dir`` is not a run directory, or a record has a newer schema.
     """
 
     def __init__(self, run_dir: str | os.PathLike[str], tasks: Sequence[Task] | None = None):
         self.run_dir = Path(run_dir)
-        if not self.run_dir.is_dir():
-            raise InputError(f"{run_dir}: no such run directory")
         self._given = {t.id: t for t in tasks or []}
         self.reload()
 
     def reload(self) -> None:
-        """Read the files again (a run still in progress has more records now)."""
-        try:
-            self.config: dict[str, Any] = read_config(self.run_dir)
-        except InputError:
-            self.config = {}
-        self.records: dict[tuple[str, int, int], dict[str, Any]] = {}
-        for record in read_attempts(self.run_dir):
-            if record.get("task_id") is None:
-                continue
-            key = (
-                str(record["task_id"]),
-                _int(record.get("attempt"), 0),
-                _int(record.get("turn"), 1),
-            )
-            self.records.setdefault(key, record)  # a resumed run's repeat: keep the first
-        seen = dict.fromkeys(key[0] for key in self.records)
-        planned = [str(t) for t in self.config.get("task_ids") or []]
-        self.task_ids = [t for t in planned if t in seen] + [t for t in seen if t not in planned]
-        self.unstarted = [t for t in planned if t not in seen]
-        self._tasks: dict[str, Task | None] | None = None
+        """Read the run again (a run still in progress has more records now)."""
+        self.run = Run.open(self.run_dir)
+        # task id -> attempt -> [(turn, byte offset, final)], turns ascending (`Run.index`)
+        self._index: dict[str, dict[int, list[tuple[int, int, bool]]]] = {}
+        for (task_id, attempt), turns in self.run.index().items():
+            self._index.setdefault(task_id, {})[attempt] = turns
+        planned = self.run.task_ids
+        others = set(self._index).difference(planned)
+        self.task_ids = [t for t in planned if t in self._index]
+        self.task_ids += [t for t in self._index if t in others]
+        self.unstarted = [t for t in planned if t not in self._index]
+        self._expected: dict[str, list[Any]] | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the run lacks (see `Run.warnings`)."""
+        return self.run.warnings
+
+    @property
+    def n_records(self) -> int:
+        """Distinct attempt turns recorded."""
+        return sum(len(turns) for task in self._index.values() for turns in task.values())
 
     def attempts(self, task_id: str) -> list[int]:
         """Attempt indices recorded for a task, ascending."""
-        return sorted({a for t, a, _ in self.records if t == task_id})
+        return sorted(self._index.get(task_id, {}))
 
     def turns(self, task_id: str, attempt: int | None) -> list[int]:
-        """Turns recorded for one attempt, ascending."""
-        return sorted(n for t, a, n in self.records if t == task_id and a == attempt)
+        """Turns recorded for one attempt, ascending (the last is its final turn)."""
+        if attempt is None:
+            return []
+        return [turn for turn, _, _ in self._index.get(task_id, {}).get(attempt, [])]
 
-    def record(self, task_id: str, attempt: int, turn: int) -> dict[str, Any] | None:
-        return self.records.get((task_id, attempt, turn))
+    def record(self, task_id: str, attempt: int, turn: int) -> AttemptRecord:
+        """Read one attempt turn's record.
+
+        Raises:
+            InputError: The run has no such turn, or its file changed since `reload`.
+        """
+        turns = self._index.get(task_id, {}).get(attempt, [])
+        offset = next((at for n, at, _ in turns if n == turn), None)
+        if offset is None:
+            raise InputError(f"task {task_id} attempt {attempt}: no turn {turn}")
+        record = next(self.run.read_at([offset]))
+        if record_key(record) != (task_id, attempt, turn):
+            raise InputError(f"{self.run.attempts_path} changed since it was read; refresh")
+        return record
+
+    def finals(self, task_id: str) -> list[AttemptRecord]:
+        """Each attempt's final turn (its highest recorded, as `Run.final_turns`), by attempt."""
+        attempts = sorted(self._index.get(task_id, {}).items())
+        return list(self.run.read_at(turns[-1][1] for _, turns in attempts))
 
     def task(self, task_id: str) -> Task | None:
         """The task (inputs, expected outputs), or None when it cannot be loaded."""
-        if self._tasks is None:
-            self._tasks = dict(self._given)
-            dataset = (self.config.get("settings") or {}).get("dataset")
-            wanted = [t for t in self.task_ids if t not in self._tasks]
-            if dataset and wanted:
-                try:
-                    self._tasks.update((t.id, t) for t in load_tasks(dataset, ",".join(wanted)))
-                except ArcnbError:
-                    for task_id in wanted:  # one bad id must not hide the others
-                        try:
-                            self._tasks[task_id] = load_task(dataset, task_id)
-                        except ArcnbError:
-                            self._tasks[task_id] = None
-        return self._tasks.get(task_id)
-
-    def finals(self, task_id: str) -> list[dict[str, Any]]:
-        """Each attempt's latest recorded turn, by attempt index."""
-        return [
-            self.records[(task_id, a, self.turns(task_id, a)[-1])] for a in self.attempts(task_id)
-        ]
+        return self._given.get(task_id) or self.run.task(task_id)
 
     def expected_test(self, task_id: str) -> list[Grid | None]:
+        """The task's true test outputs: its own, else what `Run.expected_outputs` infers."""
         task = self.task(task_id)
         if task is not None:
             return [ex.output for ex in task.test]
-        n_test = max((len(r.get("test") or []) for r in self.finals(task_id)), default=1)
+        if self._expected is None:
+            self._expected = self.run.expected_outputs()
+        if self._expected.get(task_id):
+            return list(self._expected[task_id])
+        n_test = max((len(r["test"]) for r in self.finals(task_id)), default=1)
         return [None] * max(n_test, 1)
 
     def vote(self, task_id: str) -> tuple[dict[str, Any] | None, str]:
-        """The task's vote (`TaskVote.to_dict`) and where it came from, or None and why not."""
+        """The task's vote (`TaskVote.to_dict`) and where it came from, or None and why not.
+
+        The saved ``tasks/<id>.json``, else recomputed from the attempts' final turns. The
+        source also says when the expected outputs shown were inferred (`Run.expected_outputs`).
+        """
+        inferred = ""
+        if self.task(task_id) is None and any(g is not None for g in self.expected_test(task_id)):
+            inferred = "; expected outputs inferred from attempts marked correct"
         try:
-            saved = read_task(self.run_dir, task_id)
+            saved = self.run.saved_vote(task_id)
         except InputError as error:
             saved = None
             problem = str(error)
         else:
             problem = ""
         if saved and isinstance(saved.get("vote"), Mapping):
-            return dict(saved["vote"]), f"tasks/{task_id}.json"
+            return dict(saved["vote"]), f"{TASKS_DIR}/{task_id}.json{inferred}"
         try:
             summary = task_summary(
                 self.finals(task_id), self.expected_test(task_id), with_vote=True
             )
         except ArcnbError as error:
             return None, f"{problem} {error}".strip()
-        return summary["vote"], "recomputed from attempts.jsonl"
+        return summary["vote"], f"recomputed from {ATTEMPTS_FILE}{inferred}"
 
 
 # ---- HTML pieces ----------------------------------------------------------------------------
@@ -258,14 +280,11 @@ def _prediction(results: list[Any], i: int, expected: Grid | None, inline: bool)
     return f"{framed}<div style='font-size:smaller'>{'<br>'.join(notes)}</div>"
 
 
-def code_html(record: Mapping[str, Any] | None) -> str:
+def code_html(record: Mapping[str, Any]) -> str:
     """The turn's extracted program, syntax-highlighted (inline styles) when pygments is there."""
-    code = _get(record, "code")
-    if code is _ABSENT:
-        return f"<div>code: {MISSING}</div>"
+    code = record["code"]
     if not code:
         return "<div><i>no program was extracted from the response</i></div>"
-    code = code if isinstance(code, str) else repr(code)
     try:
         from pygments import highlight
         from pygments.formatters import HtmlFormatter
@@ -275,12 +294,12 @@ def code_html(record: Mapping[str, Any] | None) -> str:
     return highlight(code[:MAX_TEXT], PythonLexer(), HtmlFormatter(noclasses=True))
 
 
-def text_html(record: Mapping[str, Any] | None, field: str) -> str:
+def text_html(record: Mapping[str, Any], field: str) -> str:
     """The response's ``reasoning`` or ``content`` as escaped, wrapped text."""
-    response = _get(record, "response")
+    response = record["response"]
     if response is None:
         return "<i>no response (the request failed)</i>"
-    value = _get(record, "response", field)
+    value = response[field]
     if value is None or value == "":
         return "<i>none</i>"
     return f"<pre style='white-space:pre-wrap'>{_text(value)}</pre>"
@@ -290,57 +309,46 @@ def _details(title: str, body: str) -> str:
     return f"<details><summary>{title}</summary>{body}</details>"
 
 
-def outcome(record: Mapping[str, Any] | None) -> str:
+def outcome(record: Mapping[str, Any]) -> str:
     """A one-word reading of a turn: api failure, no code, exec error, partial, ..."""
-    if record is None:
-        return "missing"
-    if record.get("failure"):
+    if record["failure"]:
         return f"api failure ({record['failure']})"
-    if not record.get("code"):
+    if not record["code"]:
         return "no code"
-    train = [t for t in record.get("train") or [] if isinstance(t, Mapping)]
-    if any(t.get("status") != "ok" for t in train):
+    train = record["train"]
+    if any(t["status"] != "ok" for t in train):
         return "exec error"
-    right = sum(bool(t.get("correct")) for t in train)
+    right = sum(bool(t["correct"]) for t in train)
     if train and right == len(train):
         return "all train correct"
     return "partial train" if right else "wrong on train"
 
 
-def failure_html(record: Mapping[str, Any] | None) -> str:
+def failure_html(record: Mapping[str, Any]) -> str:
     """The turn's outcome, failure category, error and bookkeeping, as a small table."""
-    test = _get(record, "test")
-    test_right = (
-        f"{sum(bool(t.get('correct')) for t in test if isinstance(t, Mapping))}/{len(test)}"
-        if isinstance(test, list)
-        else _ABSENT
-    )
-    finish = _get(record, "response", "finish_reason")
-    if _get(record, "response") is None:
-        finish = None  # the request failed: there is no response to have finished
+    test = record["test"]
+    response = record["response"]  # None when the request failed: nothing finished
     fields = [
         ("outcome", html.escape(outcome(record))),
-        ("failure", _text(_get(record, "failure"))),
-        ("error", _text(_get(record, "error"), 2000)),
-        ("finish reason", _text(finish)),
-        ("train accuracy", _text(_get(record, "train_accuracy"))),
-        ("test correct", _text(test_right)),
-        ("transductive", _text(_get(record, "transductive"))),
-        ("transduction reasons", _reasons(_get(record, "transduction_reasons"))),
-        ("final turn", _text(_get(record, "final"))),
-        ("cost (USD)", _text(_get(record, "cost_usd"))),
+        ("failure", _text(record["failure"])),
+        ("error", _text(record["error"], 2000)),
+        ("finish reason", _text(None if response is None else response["finish_reason"])),
+        ("train accuracy", _text(record["train_accuracy"])),
+        ("test correct", _text(f"{sum(bool(t['correct']) for t in test)}/{len(test)}")),
+        ("transductive", _text(record["transductive"])),
+        ("transduction reasons", _reasons(record["transduction_reasons"])),
+        # `final` ends the attempt; the attempt's final turn is its highest (`Run.final_turns`)
+        ("ends the attempt", _text(record["final"])),
+        ("cost (USD)", _text(record["cost_usd"])),
     ]
     rows = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in fields)
     return f"<table class='arcnb-failure'>{rows}</table>"
 
 
-def _reasons(reasons: Any) -> str:
-    if reasons is _ABSENT:
-        return MISSING
+def _reasons(reasons: list[str]) -> str:
     if not reasons:
         return "<i>none</i>"
-    items = reasons if isinstance(reasons, list) else [reasons]
-    return "; ".join(_text(r, 500) for r in items)
+    return "; ".join(_text(r, 500) for r in reasons)
 
 
 def tally_html(
@@ -397,7 +405,7 @@ def _candidate(candidate: Any, truth: Grid | None, rank: int, inline: bool) -> s
     )
 
 
-def turn_html(data: RunData, task_id: str, attempt: int, turn: int, inline: bool = True) -> str:
+def turn_html(data: RunView, task_id: str, attempt: int, turn: int, inline: bool = True) -> str:
     """Every view of one turn (reasoning and response collapsed in ``<details>``)."""
     record = data.record(task_id, attempt, turn)
     title = f"task {html.escape(task_id)} &middot; attempt {attempt} &middot; turn {turn}"
@@ -422,17 +430,17 @@ _CSS = "\n".join(
 )
 
 
-def _run_header(data: RunData) -> str:
-    config, summary = data.config, None
+def _run_header(data: RunView) -> str:
+    run, summary = data.run, None
     try:
-        summary = read_summary(data.run_dir)
+        summary = run.summary()
     except InputError:
         pass
     facts = [
-        ("model", _text(config.get("model", _ABSENT))),
-        ("dataset", _text((config.get("settings") or {}).get("dataset", _ABSENT))),
-        ("run id", _text(config.get("run_id", _ABSENT))),
-        ("records", str(len(data.records))),
+        ("model", _text(run.model or _ABSENT)),
+        ("dataset", _text(run.dataset or _ABSENT)),
+        ("run id", _text(run.run_id)),
+        ("records", str(data.n_records)),
     ]
     if summary is None:
         facts.append(("summary", "<i>none: the run has not finished</i>"))
@@ -443,7 +451,7 @@ def _run_header(data: RunData) -> str:
     if data.unstarted:
         facts.append(("tasks without records", html.escape(", ".join(data.unstarted))))
     rows = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in facts)
-    return f"<h1>{html.escape(data.run_dir.name)}</h1><table>{rows}</table>"
+    return f"<h1>{html.escape(data.run.name)}</h1><table>{rows}</table>"
 
 
 def render_html(
@@ -464,9 +472,9 @@ def render_html(
         response in ``<details>``).
 
     Raises:
-        InputError: Not a run directory, a corrupt ``attempts.jsonl``, or an unknown task id.
+        InputError: Not a run directory, a record of a newer schema, or an unknown task id.
     """
-    data = RunData(run_dir, tasks)
+    data = RunView(run_dir, tasks)
     ids = list(task_ids) if task_ids is not None else data.task_ids
     unknown = [t for t in ids if t not in data.task_ids]
     if unknown:
@@ -485,7 +493,7 @@ def render_html(
             f"{tally_html(vote, data.expected_test(task_id), source, inline=False)}"
             f"<h3>attempts</h3>{''.join(turns)}</section>"
         )
-    title = html.escape(f"arcnb run {data.run_dir.name}")
+    title = html.escape(f"arcnb run {data.run.name}")
     return (
         f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{title}</title>"
         f"<style>{_CSS}</style></head><body>{_run_header(data)}{''.join(sections)}</body></html>\n"
@@ -519,7 +527,7 @@ class Explorer:
     def __init__(self, run_dir: str | os.PathLike[str], tasks: Sequence[Task] | None = None):
         import ipywidgets as w
 
-        self.data = RunData(run_dir, tasks)
+        self.data = RunView(run_dir, tasks)
         self.task_dropdown = w.Dropdown(description="task", options=self.data.task_ids)
         self.attempt_dropdown = w.Dropdown(description="attempt", options=[])
         self.turn_dropdown = w.Dropdown(description="turn", options=[])
@@ -661,7 +669,7 @@ class Explorer:
 
     def __repr__(self) -> str:
         task_id, attempt, turn = self.selection
-        return f"<Explorer {self.data.run_dir.name}: {task_id} attempt {attempt} turn {turn}>"
+        return f"<Explorer {self.data.run.name}: {task_id} attempt {attempt} turn {turn}>"
 
 
 def explore(run_dir: str | os.PathLike[str], tasks: Sequence[Task] | None = None) -> Explorer:
@@ -675,6 +683,6 @@ def explore(run_dir: str | os.PathLike[str], tasks: Sequence[Task] | None = None
         The explorer; display it (last expression of a cell) to show the widget.
 
     Raises:
-        InputError: Not a run directory, or a corrupt ``attempts.jsonl``.
+        InputError: Not a run directory, or a record of a newer schema.
     """
     return Explorer(run_dir, tasks)

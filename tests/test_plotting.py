@@ -17,6 +17,7 @@ from scripted_server import ScriptedServer
 
 from arcnb import run_eval
 from arcnb.errors import InputError
+from arcnb.metrics import summarize_run
 from arcnb.plotting import (
     RIGHT,
     WRONG,
@@ -27,7 +28,9 @@ from arcnb.plotting import (
     plot_task,
     render_run,
 )
+from arcnb.rundir import Run
 from arcnb.tasks import load_tasks
+from arcnb.widgets import explore
 
 PNG = b"\x89PNG\r\n\x1a\n"
 PANELS = 3 * (2 + 1)  # make_tasks: 2 train pairs and 1 test input per task
@@ -104,9 +107,9 @@ def _titles(fig: Figure) -> str:
 
 def test_plot_attempt_panels_frames_and_failures(attempts_run):
     run = load_run(attempts_run)
-    assert run.warnings == [] and sorted(run.tasks) == ["fail", "good", "mixed"]
-    for record in run.records:
-        fig = plot_attempt(run.tasks[record["task_id"]], record)
+    assert run.warnings == [] and sorted(run.tasks()) == ["fail", "good", "mixed"]
+    for record in run.records():
+        fig = plot_attempt(run.task(record["task_id"]), record)
         assert len(fig.axes) == PANELS
         predicted = fig.axes[2::3]
         frames = {ax.spines["top"].get_edgecolor() for ax in predicted}
@@ -123,7 +126,7 @@ def test_plot_attempt_panels_frames_and_failures(attempts_run):
         else:
             assert frames == {to_rgba(WRONG)}
     # without the task, the same record still plots: inputs and expected outputs are missing
-    record = next(r for r in run.records if r["task_id"] == "good")
+    record = next(r for r in run.records() if r["task_id"] == "good")
     fig = plot_attempt(None, record)
     assert len(fig.axes) == PANELS and _titles(fig).count("missing") == 6
 
@@ -150,23 +153,18 @@ def test_killed_run_still_renders_and_says_what_is_missing(attempts_run, tmp_pat
     shutil.copytree(attempts_run, run_dir)
     (run_dir / "summary.json").unlink()
     shutil.rmtree(run_dir / "tasks")
-    old = {"task_id": "good", "attempt": 5, "turn": 1, "code": "def transform(g): ..."}
     with open(run_dir / "attempts.jsonl", "a") as handle:
-        handle.write(json.dumps(old) + "\n")
         handle.write('{"task_id": "good", "attempt": 6, "tu')  # killed mid-write
     run = load_run(run_dir)
     text = "\n".join(run.warnings)
     assert "no summary.json" in text and "torn final line" in text
-    assert "lack 'train'" in text and "lack 'test'" in text
     with caplog.at_level(logging.WARNING, logger="arcnb"):
         rows = render_run(run_dir, task_ids="good", out_dir=tmp_path / "plots")
-    assert "no summary.json" in caplog.text
-    assert [r["attempt"] for r in rows] == [1, 2, 6]
-    assert rows[-1]["missing"] == ["train", "test"]
-    assert rows[-1]["train_solved"] is None and rows[-1]["test_accuracy"] is None
+    assert "no summary.json" in caplog.text and "torn final line" in caplog.text
+    assert [r["attempt"] for r in rows] == [1, 2]
     for row in rows:
+        assert row["missing"] == []
         _assert_png(Path(row["file"]))
-    assert "-" in format_evolution_table(rows).splitlines()[-1]
 
 
 def test_lost_dataset_draws_inputs_as_missing(attempts_run, tmp_path):
@@ -176,16 +174,65 @@ def test_lost_dataset_draws_inputs_as_missing(attempts_run, tmp_path):
     config["settings"]["dataset"] = str(tmp_path / "moved-away")
     (run_dir / "config.json").write_text(json.dumps(config))
     run = load_run(run_dir)
-    assert run.tasks == {} and any("3 task(s) not loaded" in w for w in run.warnings)
+    assert run.tasks() == {} and any("could not be loaded" in w for w in run.warnings)
     rows = render_run(run_dir, task_ids=["fail"], out_dir=tmp_path / "plots")
     assert len(rows) == 2 and all(r["missing"] == ["task"] for r in rows)
     _assert_png(Path(rows[0]["file"]))
 
 
+def test_plotting_and_explorer_agree_with_run_final_turns(tmp_path):
+    """A multi-turn run killed mid-attempt: an attempt's final turn is its highest recorded
+    one (here not marked final), for the figures, the explorer and its recomputed vote."""
+    tasks = make_tasks(tmp_path / "tasks", ["quick", "slow"])
+    script = {
+        "rules": [
+            {"match": key_of(tasks["quick"]), "responses": [{"content": FLIP}]},
+            {"match": key_of(tasks["slow"]), "responses": [
+                {"turns": {"1": {"content": SAME}, "3": {"content": FLIP}}}]},
+        ],
+    }  # fmt: skip
+    run_dir = _run(tmp_path, script, max_attempts=2, max_turns=3)
+    # killed while slow's attempt 2 was in its third turn: that turn never got written
+    lines = (run_dir / "attempts.jsonl").read_text().splitlines(keepends=True)
+    key = ("slow", 1, 3)
+    kept = [
+        x for x in lines if tuple(json.loads(x)[k] for k in ("task_id", "attempt", "turn")) != key
+    ]
+    assert len(kept) == len(lines) - 1
+    (run_dir / "attempts.jsonl").write_text("".join(kept))
+    (run_dir / "summary.json").unlink()
+    shutil.rmtree(run_dir / "tasks")
+
+    finals = {(r["task_id"], r["attempt"]): r for r in Run.open(run_dir).final_turns()}
+    assert {k: (r["turn"], r["final"]) for k, r in finals.items()} == {
+        ("quick", 0): (1, True),
+        ("quick", 1): (1, True),
+        ("slow", 0): (3, True),
+        ("slow", 1): (2, False),
+    }
+
+    rows = render_run(run_dir, out_dir=tmp_path / "plots")  # by task, attempt, turn
+    last = {(r["task_id"], r["attempt"] - 1): r for r in rows}
+    assert {k: r["turn"] for k, r in last.items()} == {k: r["turn"] for k, r in finals.items()}
+    assert len(rows) == 1 + 1 + 3 + 2
+    assert last["slow", 0]["test_accuracy"] == 1.0 and last["slow", 1]["test_accuracy"] == 0.0
+    assert Path(last["slow", 1]["file"]).name == f"attempt_2_turn_2_slow_{run_dir.name}.png"
+
+    ex = explore(run_dir)
+    for (task_id, attempt), final in finals.items():
+        ex.select(task_id, attempt)  # the default turn is the attempt's final turn
+        assert ex.selection == (task_id, attempt, final["turn"])
+    assert ex.data.finals("slow") == [finals["slow", 0], finals["slow", 1]]
+    vote, source = ex.data.vote("slow")
+    assert source == "recomputed from attempts.jsonl"
+    scores = summarize_run(Run.open(run_dir))["per_task"]["slow"]["scores"]
+    assert {name: vote["methods"][name]["score"] for name in scores} == scores
+
+
 def test_unknown_task_id_suggests_close_matches(attempts_run, tmp_path):
     with pytest.raises(InputError, match="'goood' is not in run .*did you mean: good"):
         render_run(attempts_run, task_ids="good,goood", out_dir=tmp_path)
-    with pytest.raises(InputError, match="does not exist"):
+    with pytest.raises(InputError, match="not a run directory"):
         render_run(tmp_path / "nope")
     assert not list(tmp_path.glob("*.png"))
 

@@ -160,22 +160,17 @@ def test_incomplete_run(run_dir, tmp_path):
     (broken / "summary.json").unlink()
     shutil.rmtree(broken / "tasks")
     with open(broken / "attempts.jsonl", "a") as f:
-        f.write(json.dumps({"task_id": "delta", "attempt": 0}) + "\n")
         f.write('{"task_id": "alpha", "attempt": 9, "tu')  # torn by a kill
     ex = explore(broken)
-    assert list(ex.task_dropdown.options) == ["alpha", "beta", "gamma", "delta"]
+    assert list(ex.task_dropdown.options) == ["alpha", "beta", "gamma"]
     assert list(ex.attempt_dropdown.options) == [0, 1]  # the torn attempt 9 is ignored
+    assert any("torn final line" in w for w in ex.data.warnings)
     ex.select("beta", 1, 2)
     tally = ex.tally_view.value
     assert "recomputed from attempts.jsonl" in tally and "score 2002" in tally
 
-    ex.select("delta")
-    assert ex.selection == ("delta", 0, 1)
-    assert "missing" in ex.failure_view.value and "missing" in ex.code_view.value
-    assert "missing" in ex.reasoning_view.value
-
     doc = render_html(broken)
-    assert doc.count("<section class='arcnb-task'") == 4
+    assert doc.count("<section class='arcnb-task'") == 3
     assert "the run has not finished" in doc
 
 
@@ -190,12 +185,18 @@ def test_missing_dataset_and_empty_run(run_dir, tmp_path):
     assert "could not be loaded" in ex.header_view.value
     # inputs are missing, the predictions still show (true outputs unknown: dashed frame)
     assert ex.grids_view.value.count(f"border:{UNKNOWN_BORDER}") == 3
+    assert "expected outputs inferred from attempts marked correct" in ex.tally_view.value
 
-    empty = tmp_path / "empty"
+    empty = tmp_path / "empty"  # started: config.json written, no attempt finished yet
     empty.mkdir()
+    shutil.copy(run_dir / "config.json", empty)
     ex = explore(empty)
     assert list(ex.task_dropdown.options) == [] and "no attempt records" in ex.header_view.value
     assert "no attempt records" in ex._repr_html_()
     assert render_html(empty).count("<section") == 0
+    assert "tasks without records" in render_html(empty)
     with pytest.raises(InputError):
         explore(tmp_path / "absent")
+    (tmp_path / "bare").mkdir()  # neither config.json nor attempts.jsonl: not a run
+    with pytest.raises(InputError, match="not a run directory"):
+        explore(tmp_path / "bare")
