@@ -21,13 +21,18 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from arcnb.config import RunConfig
+from arcnb.dataset.config import DatasetConfig
 from arcnb.errors import InputError
+from arcnb.settings import add_flags, help_of, settings_from_args
 
 _EXIT_ROW_FAILURES = 1  # validate-dataset: at least one row does not hold
+# The DatasetConfig settings that `simple-dataset` shares: where to save it, and the Hub.
+_SIMPLE_SETTINGS = ("output", "push", "hf_org", "hf_private", "hf_dataset_name")
 
 
 def _flag(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
-    """Add --a-b, also accepted as --a_b (as users of the older tool type it)."""
+    """Add --a-b, also accepted as --a_b, for a flag that is no config's setting."""
     flags = [f"--{name}"] + ([f"--{name.replace('-', '_')}"] if "-" in name else [])
     parser.add_argument(*flags, dest=name.replace("-", "_"), **kwargs)
 
@@ -52,58 +57,30 @@ def _executor(args: argparse.Namespace):
         raise InputError(f"--exec-workers must be >= 1, got {args.exec_workers}")
     if args.exec_timeout is not None and args.exec_timeout <= 0:
         raise InputError(f"--exec-timeout must be > 0 seconds, got {args.exec_timeout}")
-    return Executor(workers=args.exec_workers, timeout=args.exec_timeout or 0.5)
+    return Executor(workers=args.exec_workers, timeout=args.exec_timeout or RunConfig.exec_timeout)
 
 
 def _add_exec_args(parser: argparse.ArgumentParser) -> None:
+    # Not DatasetConfig settings: the executor is a live object passed beside the config. The
+    # defaults stay None so that no executor is started here unless one is asked for.
     _flag(parser, "exec-workers", type=int, metavar="N", help="executor processes "
           "(default: one per core)")  # fmt: skip
     _flag(parser, "exec-timeout", type=float, metavar="S", help="seconds per grid "
-          "(default: 0.5)")  # fmt: skip
-
-
-def _add_hub_args(parser: argparse.ArgumentParser) -> None:
-    _flag(parser, "push", action="store_true", help="upload to the Hugging Face Hub (needs "
-          "HF_TOKEN or a stored token)")  # fmt: skip
-    _flag(parser, "hf-org", metavar="ORG", help="Hub organisation (default: your own namespace)")
-    _flag(parser, "hf-private", action="store_true", help="make the Hub dataset private")
-    _flag(parser, "hf-dataset-name", metavar="NAME", help="dataset name (default: "
-          "synth_<dataset>_<subset>_<UTC time>)")  # fmt: skip
+          f"(default: {RunConfig.exec_timeout})")  # fmt: skip
 
 
 # -- dataset -------------------------------------------------------------------------------------
 
 
 def add_dataset_args(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``arcnb dataset`` (names as in the older generate_training_data.py)."""
-    parser.add_argument("run_dirs", nargs="*", metavar="RUN_DIR", help="run directories "
-                        "(default: every run under --logs-dir)")  # fmt: skip
-    _flag(parser, "logs-dir", default="logs", metavar="DIR", help="where runs live, when no "
-          "RUN_DIR is given (default: %(default)s)")  # fmt: skip
-    _flag(parser, "output", metavar="DIR", help="dataset directory (default: "
-          "training_data/<name>)")  # fmt: skip
-    _flag(parser, "model", action="append", metavar="A,B", help="only programs of these "
-          "models; comma-separated or repeated")  # fmt: skip
-    _flag(parser, "dataset", help="only runs on this dataset (e.g. arc-agi-1)")
-    _flag(parser, "subset", help="only runs on this subset (e.g. middle_training_10)")
-    _flag(parser, "date-from", metavar="YYYYMMDD", help="only runs started on or after this day")
-    _flag(parser, "date-to", metavar="YYYYMMDD", help="only runs started on or before this day")
-    _flag(parser, "pattern", help="only runs whose directory name contains this (or matches "
-          "this glob)")  # fmt: skip
-    _flag(parser, "limit", type=int, metavar="N", help="only the newest N matching runs")
-    _flag(parser, "no-transduction-filter", action="store_true", help="keep programs that "
-          "hard-code answers")  # fmt: skip
-    _flag(parser, "no-dedup", action="store_true", help="keep duplicate programs")
-    _flag(parser, "clean-code", action="store_true", help="strip comments and blank lines "
-          "from the code")  # fmt: skip
-    _flag(parser, "no-balance", action="store_true", help="do not balance tasks with and "
-          "without a test-correct program 50/50")  # fmt: skip
-    _flag(parser, "validation", action="store_true", help="hold out ~10%% of the tasks "
-          "(stratified by difficulty) as a validation split")  # fmt: skip
-    _flag(parser, "no-reasoning", action="store_true", help="leave the reasoning out")
-    _add_hub_args(parser)
-    _flag(parser, "ray", metavar="ADDRESS", help="run the programs on this Ray cluster "
-          "('local' starts one; needs the ray extra)")  # fmt: skip
+    """Flags of ``arcnb dataset``: DatasetConfig's settings, the executor's, ``--debug``.
+
+    The names are those of the older generate_training_data.py.
+    """
+    parser.add_argument(
+        "run_dirs", nargs="*", metavar="RUN_DIR", help=help_of(DatasetConfig, "run_dirs")
+    )
+    add_flags(parser, DatasetConfig)
     _add_exec_args(parser)
     _flag(parser, "debug", action="store_true", help="log each transductive program found")
 
@@ -115,30 +92,9 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     _progress_to_stderr(args.debug)
     executor = _executor(args)
     try:
-        result = build_dataset(
-            args.run_dirs or None,
-            logs_dir=args.logs_dir,
-            output=args.output,
-            model=args.model,
-            dataset=args.dataset,
-            subset=args.subset,
-            date_from=args.date_from,
-            date_to=args.date_to,
-            pattern=args.pattern,
-            limit=args.limit,
-            transduction_filter=not args.no_transduction_filter,
-            dedup=not args.no_dedup,
-            clean_code=args.clean_code,
-            balance=not args.no_balance,
-            validation=args.validation,
-            reasoning=not args.no_reasoning,
-            push=args.push,
-            hf_org=args.hf_org,
-            hf_private=args.hf_private,
-            hf_dataset_name=args.hf_dataset_name,
-            ray_address=args.ray,
-            executor=executor,
-        )
+        settings = settings_from_args(DatasetConfig, args)
+        settings["run_dirs"] = settings["run_dirs"] or None  # nargs="*" gives [] for none
+        result = build_dataset(executor=executor, **settings)
     finally:
         if executor is not None:
             executor.close()
@@ -191,9 +147,7 @@ def add_simple_dataset_args(parser: argparse.ArgumentParser) -> None:
                         "arc-prize-2024, arc-prize-2025, or a folder of task JSON files")  # fmt: skip
     parser.add_argument("subset", metavar="SUBSET", help="a named subset, comma-separated "
                         "task ids, or a file of ids")  # fmt: skip
-    _flag(parser, "output", metavar="DIR", help="dataset directory (default: "
-          "training_data/<name>)")  # fmt: skip
-    _add_hub_args(parser)
+    add_flags(parser, DatasetConfig, only=_SIMPLE_SETTINGS)
 
 
 def cmd_simple_dataset(args: argparse.Namespace) -> int:

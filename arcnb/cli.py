@@ -11,7 +11,9 @@ import sys
 from collections.abc import Callable, Sequence
 
 from arcnb import _cli_dataset, tasks
+from arcnb.config import DEFAULT_LOGS_DIR, RunConfig
 from arcnb.errors import InputError
+from arcnb.settings import add_flags, settings_from_args
 
 _EXIT_INPUT_ERROR = 2  # same code argparse uses for bad arguments
 
@@ -54,13 +56,22 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _flag(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
+    """Add --a-b, also accepted as --a_b, for a flag that is no config's setting.
+
+    Settings of a config (RunConfig, DatasetConfig) get their flags from `add_flags` instead.
+    """
+    flags = [f"--{name}"] + ([f"--{name.replace('-', '_')}"] if "-" in name else [])
+    parser.add_argument(*flags, dest=name.replace("-", "_"), **kwargs)
+
+
 # -- subsets ----------------------------------------------------------------------------------
 
 
 def _add_subsets_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dataset",
-        default="arc-agi-1",
+        default=RunConfig.dataset,
         help=f"one of {', '.join(tasks.DATASETS)}, or a folder of task JSON files "
         "(default: %(default)s)",
     )
@@ -78,68 +89,16 @@ def _cmd_subsets(args: argparse.Namespace) -> int:
 # -- run ------------------------------------------------------------------------------------
 
 
-def _flag(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
-    """Add --a-b, also accepted as --a_b (as users of the older tool type it)."""
-    flags = [f"--{name}"] + ([f"--{name.replace('-', '_')}"] if "-" in name else [])
-    parser.add_argument(*flags, dest=name.replace("-", "_"), **kwargs)
-
-
 def _add_run_args(parser: argparse.ArgumentParser) -> None:
-    from arcnb.config import RunConfig
-
-    d = RunConfig()
-    _flag(parser, "dataset", default=d.dataset, help="arc-agi-1, arc-agi-2, arc-prize-2024, "
-          "arc-prize-2025, or a folder of task JSON files (default: %(default)s)")  # fmt: skip
-    _flag(parser, "subset", default=d.subset, help="a named subset (see `arcnb subsets`), "
-          "comma-separated task ids, or a file of ids (default: %(default)s)")  # fmt: skip
-    _flag(parser, "task-ids", metavar="A,B,C", help="run exactly these task ids")
-    _flag(parser, "limit", type=int, metavar="N", help="only the first N tasks")
-    _flag(parser, "model", help=f"model id (default: {'gpt-4.1-mini'}; the bundled local model "
-          "when neither --base-url nor an API key is given)")  # fmt: skip
-    _flag(parser, "base-url", action="append", metavar="URL", help="OpenAI-compatible endpoint; "
-          "repeat to spread requests over several (least outstanding first)")  # fmt: skip
-    _flag(parser, "max-attempts", type=int, default=d.max_attempts, metavar="N",
-          help="attempts per task (default: %(default)s)")  # fmt: skip
-    _flag(parser, "max-workers", type=int, default=d.max_workers, metavar="N",
-          help="concurrent API requests (default: %(default)s; 256+ is fine)")  # fmt: skip
-    _flag(parser, "max-turns", type=int, default=d.max_turns, metavar="N",
-          help="turns per attempt; >1 refines with train feedback (default: %(default)s)")  # fmt: skip
-    _flag(parser, "reasoning-effort", choices=["low", "medium", "high"],
-          help="reasoning budget: low 2k, medium 8k, high 32k tokens")  # fmt: skip
-    _flag(parser, "max-tokens", type=int, metavar="N", help="overrides the reasoning budget")
-    _flag(parser, "temperature", type=float)
-    _flag(
-        parser,
-        "qwen-no-think",
-        action="store_true",
-        help="chat_template_kwargs.enable_thinking=false",
-    )
-    _flag(parser, "api-timeout", type=float, default=d.api_timeout, metavar="S",
-          help="seconds per request (default: %(default)s)")  # fmt: skip
-    _flag(parser, "max-cost", type=float, metavar="USD", help="stop issuing requests before "
-          "spent plus in-flight cost passes this")  # fmt: skip
-    _flag(parser, "repeat-runs", type=int, default=d.repeat_runs, metavar="N",
-          help="independent runs (1-10) and an aggregate with 95%% intervals")  # fmt: skip
-    _flag(parser, "exec-timeout", type=float, default=d.exec_timeout, metavar="S",
-          help="seconds per grid for generated programs (default: %(default)s)")  # fmt: skip
-    _flag(parser, "output-dir", default=d.output_dir, metavar="DIR", help="(default: %(default)s)")
-    _flag(parser, "resume", metavar="RUN_DIR", help="continue a killed run; finished attempts "
-          "are never requested again")  # fmt: skip
-    _flag(parser, "api-key-env", default=d.api_key_env, metavar="NAME",
-          help="environment variable (or .env entry) holding the API key (default: %(default)s)")  # fmt: skip
-    _flag(parser, "price-in", type=float, metavar="USD", help="USD per million input tokens")
-    _flag(parser, "price-out", type=float, metavar="USD", help="USD per million output tokens")
-    _flag(parser, "exec-workers", type=int, metavar="N", help="executor processes (default: cores)")
-    _flag(parser, "no-progress", action="store_true", help="no progress bar or per-task lines")
+    # Every RunConfig field is a flag: names, defaults, help and choices come from its `setting`.
+    add_flags(parser, RunConfig)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from arcnb.runner import run_eval
 
-    kwargs = {k: v for k, v in vars(args).items() if k not in ("func", "command", "no_progress")}
-    kwargs["progress"] = not args.no_progress
     try:
-        result = run_eval(**kwargs)
+        result = run_eval(**settings_from_args(RunConfig, args))
     except KeyboardInterrupt:
         print(
             "arcnb: interrupted; every finished attempt is saved: continue with "
@@ -183,7 +142,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 
 
 def _add_cleanup_logs_args(parser: argparse.ArgumentParser) -> None:
-    _flag(parser, "logs-dir", default="logs", metavar="DIR", help="(default: %(default)s)")
+    _flag(parser, "logs-dir", default=DEFAULT_LOGS_DIR, metavar="DIR", help="(default: %(default)s)")
     _flag(parser, "older-than", required=True, metavar="DAYS",
           help="delete runs started more than DAYS days ago (by the UTC time in the name, "
           "else the modification time)")  # fmt: skip
@@ -260,9 +219,10 @@ def _add_viz_args(parser: argparse.ArgumentParser) -> None:
 def _cmd_viz(args: argparse.Namespace) -> int:
     from arcnb.plotting import format_evolution_table, load_run, render_run
 
-    for warning in load_run(args.run_dir).warnings:
+    run = load_run(args.run_dir)
+    for warning in run.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    rows = render_run(args.run_dir, task_ids=args.task, out_dir=args.out)
+    rows = render_run(run, task_ids=args.task, out_dir=args.out)
     print(format_evolution_table(rows))
     print(f"{len(rows)} figures in {args.out}/")
     return 0

@@ -26,13 +26,12 @@ import openai
 from dotenv import dotenv_values, find_dotenv
 from openai import AsyncOpenAI, DefaultAioHttpClient
 
+from arcnb.config import REASONING_BUDGETS
 from arcnb.errors import InputError
 
 logger = logging.getLogger("arcnb")
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
-# Reasoning-token budgets per effort level (the older tool's low/medium/high).
-REASONING_BUDGETS: dict[str, int] = {"low": 2000, "medium": 8000, "high": 32000}
 # Tokens left for the visible answer on top of a reasoning budget when the user sets no
 # max_tokens: a program with a short explanation is 500-3000 tokens, so 8000 keeps the answer
 # from being cut off by a model that spends its whole reasoning budget.

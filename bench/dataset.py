@@ -177,7 +177,7 @@ def main() -> None:
         t_exec = executor_alone(executor, unique)
         print(f"executor alone: {t_exec:.1f} s", flush=True)
         t0 = time.perf_counter()
-        result = build_dataset(run, output=root / "out", executor=executor)
+        result = build_dataset(run_dirs=run, output=root / "out", executor=executor)
         t_pipe = time.perf_counter() - t0
         stats = result.stats
         print(result.table())

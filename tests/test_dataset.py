@@ -7,6 +7,7 @@ over three mirror-the-rows tasks, answered with a fixed set of programs per task
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import random
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from arcfixtures import grid as _grid
+from finetune_fixtures import synthetic_dataset
 from scripted_server import ScriptedServer
 
 from arcnb import run_eval
@@ -29,14 +31,15 @@ from arcnb._cli_dataset import (
 from arcnb.dataset import (
     COLUMNS,
     SEED,
-    _dataset_from_rows,
-    _run_chunk,
+    DatasetConfig,
     build_dataset,
     clean_code,
     simple_dataset,
     to_chat,
     validate_dataset,
 )
+from arcnb.dataset.backends import _run_chunk
+from arcnb.dataset.rows import _dataset_from_rows
 from arcnb.errors import InputError
 from arcnb.executor import Executor
 from arcnb.prompts import encode_grid
@@ -228,6 +231,29 @@ def test_switches_filters_and_clean_code(corpus, executor, tmp_path):
         build_dataset(output=tmp_path / "a", **common)
 
 
+def test_config_object_overrides_and_unknown_settings(corpus, executor, tmp_path):
+    cfg = DatasetConfig(logs_dir=str(corpus["logs"]), balance=False, model=["scripted"])
+    res = build_dataset(cfg, output=tmp_path / "a", executor=executor)  # override one field
+    assert res.stats["runs"] == 2 and set(_by_task(_rows(res.dataset))) == {"t1", "t2"}
+    assert cfg.output is None  # the caller's config is not changed
+    sidecar = json.loads((tmp_path / "a" / "arcnb_dataset.json").read_text())
+    assert sidecar["settings"] == {**dataclasses.asdict(cfg), "output": str(tmp_path / "a")}
+    # The stored settings rebuild the same dataset.
+    again = build_dataset(
+        DatasetConfig(**sidecar["settings"]), output=str(tmp_path / "b"), executor=executor
+    )
+    assert again.stats["rows"] == res.stats["rows"] == 6
+
+    res = build_dataset(corpus["runs"]["t2"], output=tmp_path / "c", executor=executor)  # a path
+    assert res.stats["runs"] == 1 and set(_by_task(_rows(res.dataset))) == {"t2"}
+    with pytest.raises(InputError, match=r"unknown setting 'dedupe'; did you mean 'dedup'\?"):
+        build_dataset(cfg, dedupe=False)
+    with pytest.raises(InputError, match="unknown setting 'colour'"):
+        build_dataset(colour="red")
+    with pytest.raises(InputError, match="given both"):
+        build_dataset(corpus["runs"]["t2"], run_dirs=[corpus["runs"]["t1"]])
+
+
 def test_balance_and_validation_split(corpus, executor, tmp_path):
     res = build_dataset(logs_dir=corpus["logs"], output=tmp_path / "bal", executor=executor)
     b = res.stats["balance"]
@@ -264,6 +290,18 @@ def test_round_trip_keeps_empty_rows_and_types(tmp_path):
     back = load_from_disk(str(tmp_path / "rt"))[0]
     assert back == row
     assert type(back["train_output"][0][1][0]) is int
+
+
+def test_synthetic_fixture_is_in_the_row_format(executor, tmp_path):
+    """The benchmark's synthetic rows (tests/finetune_fixtures.py) pass `validate_dataset`."""
+    from datasets import load_from_disk
+
+    path = synthetic_dataset(tmp_path / "syn", subset="shortest_training_10", n_validation=2)
+    assert validate_dataset(path, executor=executor) == []
+    assert {k: len(v) for k, v in load_from_disk(str(path)).items()} == {
+        "train": 8,
+        "validation": 2,
+    }
 
 
 def test_validate_catches_tampering(corpus, executor, tmp_path):
@@ -469,3 +507,25 @@ def test_nothing_qualifies_is_a_clear_error_and_a_lone_task_gets_no_empty_split(
     res = build_dataset([corpus["runs"]["t2"]], output=tmp_path / "one", executor=executor,
                         validation=True, balance=False)  # fmt: skip
     assert list(res.dataset) == ["train"] and res.dataset["train"].num_rows >= 1
+
+
+def test_edited_task_folder_and_repeated_records(corpus, executor, tmp_path, caplog):
+    """A task deleted from the folder since the run is skipped (the others still load), and a
+    record repeated by a resumed run counts once."""
+    folder = tmp_path / "tasks"
+    shutil.copytree(corpus["root"] / "tasks", folder)
+    with ScriptedServer({"default": {"content": "```python\n" + FLIP + "\n```"}}) as server:
+        run = run_eval(
+            dataset=str(folder), subset="t1,t2", base_url=server.base_url, model="scripted",
+            max_attempts=1, api_key_env="ARCNB_NO_KEY", output_dir=str(tmp_path / "logs"),
+            progress=False,
+        ).run_dir  # fmt: skip
+    attempts = Path(run) / "attempts.jsonl"
+    lines = attempts.read_text().splitlines(keepends=True)
+    attempts.write_text("".join(lines + lines[:1]))  # as a resume that wrote a turn again
+    (folder / "t2.json").unlink()
+    with caplog.at_level("WARNING", logger="arcnb"):
+        res = build_dataset(run, output=tmp_path / "ds", balance=False, executor=executor)
+    assert res.stats["programs_found"] == 1 and res.stats["skipped_unknown_task"] == 1
+    assert [r["task_id"] for r in _rows(res.dataset)] == ["t1"]
+    assert any("not in dataset" in m and "t2" in m for m in caplog.messages)

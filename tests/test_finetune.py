@@ -1,9 +1,10 @@
 """Smoke test of `fine-tuning/finetune.ipynb`, offline and on CPU (`arcnb.finetune`).
 
 A scripted model answers a few tasks over real HTTP (`arcnb run`), `arcnb dataset` turns the run
-into a dataset, a tiny random Qwen2 model with a tokenizer trained here stands in for the base
-model, and papermill runs the notebook for 2 training steps. The test reads back what the
-notebook saved: the loss log, the adapter and the generation check.
+into a dataset, a tiny random Qwen2 model with a tokenizer trained here
+(`finetune_fixtures.make_tiny_model`) stands in for the base model, and papermill runs the
+notebook for 2 training steps. The test reads back what the notebook saved: the loss log, the
+adapter and the generation check.
 
 Needs the ``finetune`` extra, which the default install leaves out (it brings torch); without it
 the test is skipped with a reason. To run it:
@@ -27,11 +28,12 @@ for _module in ("torch", "transformers", "trl", "peft"):
 
 import nbformat  # noqa: E402
 import papermill  # noqa: E402
+from finetune_fixtures import make_tiny_model  # noqa: E402
 from scripted_server import ScriptedServer  # noqa: E402
 
 from arcnb import run_eval  # noqa: E402
 from arcnb.dataset import build_dataset  # noqa: E402
-from arcnb.finetune import load_chat_dataset, make_tiny_model  # noqa: E402
+from arcnb.finetune import load_chat_dataset  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "fine-tuning" / "finetune.ipynb"
