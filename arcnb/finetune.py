@@ -23,7 +23,6 @@ import json
 import logging
 import math
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from arcnb.errors import InputError
+from arcnb.rundir import STAMP_FORMAT, UNSAFE_CHARS
 from arcnb.tasks import Example, Task
 
 if TYPE_CHECKING:
@@ -54,7 +54,6 @@ STATE_FILE = "trainer_state.json"
 CHECK_FILE = "generation_check.json"
 SERVED_NAME = "arcnb-ft"  # the adapter's model name in the printed `vllm serve --lora-modules`
 _GRID_COLUMNS = ("train_input", "train_output", "test_input")
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 # ---- configuration -------------------------------------------------------------------------------
@@ -289,8 +288,8 @@ def _versions() -> dict[str, str]:
 def _run_name(cfg: FinetuneConfig) -> str:
     if cfg.run_name:
         return cfg.run_name
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{_UNSAFE.sub('-', Path(cfg.base_model).name)}_{stamp}"
+    stamp = datetime.now(UTC).strftime(STAMP_FORMAT)
+    return f"{UNSAFE_CHARS.sub('-', Path(cfg.base_model).name)}_{stamp}"
 
 
 def _sft_config(cfg: FinetuneConfig, run_dir: Path, bf16: bool) -> Any:
@@ -484,8 +483,9 @@ def generation_check(
     """Generates one answer per validation task with the new model and runs its program.
 
     Greedy decoding of the evaluation prompt (`arcnb.build_messages`) by the base model with
-    the adapter; the code is extracted with `arcnb.extract_code` and run with `arcnb.Executor`
-    on the task's train inputs. Written to ``generation_check.json`` in the run folder.
+    the adapter; the code is extracted with `arcnb.extract_code` and evaluated with
+    `arcnb.evaluate_program` on the task's train inputs (the rows' test outputs are not kept).
+    Written to ``generation_check.json`` in the run folder.
 
     Args:
         result: What `finetune` returned.
@@ -501,6 +501,7 @@ def generation_check(
     from peft import AutoPeftModelForCausalLM
     from transformers import AutoTokenizer
 
+    from arcnb.evaluate import evaluate_program
     from arcnb.executor import Executor
     from arcnb.extract import extract_code
     from arcnb.prompts import build_messages
@@ -521,11 +522,8 @@ def generation_check(
     with Executor(timeout=exec_timeout, workers=min(4, os.cpu_count() or 1)) as executor:
         for task, text in zip(tasks, texts, strict=True):
             code = extract_code(text)
-            correct = 0
-            if code is not None:
-                outputs = executor.run(code, [ex.input for ex in task.train])
-                correct = sum(r.ok and r.output == ex.output
-                              for r, ex in zip(outputs, task.train, strict=True))  # fmt: skip
+            ev = evaluate_program(code, task, executor, test=False, transduction=False)
+            correct = ev.n_train_correct
             per_task.append({"task_id": task.id, "has_code": code is not None,
                              "train_correct": correct, "train_total": len(task.train),
                              "response_chars": len(text)})  # fmt: skip

@@ -59,8 +59,6 @@ __all__ = [
     "subset_label",
 ]
 
-# RUNDIR_API_READY (marker for work in progress elsewhere; harmless)
-
 logger = logging.getLogger("arcnb")
 
 SCHEMA_VERSION = 1

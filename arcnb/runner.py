@@ -1,9 +1,10 @@
 """`arcnb run`: all attempts of all tasks at once against any OpenAI-compatible endpoint.
 
-One attempt's path: Task -> prompts -> llm -> extract -> executor -> scoring -> transduction ->
-one line appended to attempts.jsonl (per turn). When a task's attempts are all in: voting ->
-tasks/<id>.json. At the end: metrics -> summary.json and programs.parquet. Everything after the
-model call can be recomputed from attempts.jsonl, which is what makes `--resume` exact.
+One attempt's path: Task -> prompts -> llm -> extract -> evaluate (executor, scoring,
+transduction) -> one line appended to attempts.jsonl (per turn). When a task's attempts are all
+in: voting -> tasks/<id>.json. At the end: metrics -> summary.json and programs.parquet.
+Everything after the model call can be recomputed from attempts.jsonl, which is what makes
+`--resume` exact.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from arcnb.config import RunConfig
+from arcnb.config import DEFAULT_MODEL, RunConfig
 from arcnb.errors import InputError
+from arcnb.evaluate import evaluate_program_async
 from arcnb.executor import Executor
 from arcnb.extract import extract_code
 from arcnb.llm import LLMClient, price_for, request_params, resolve_api_key
@@ -36,13 +38,10 @@ from arcnb.metrics import (
 )
 from arcnb.prompts import build_messages, build_refinement_message
 from arcnb.rundir import CONFIG_FILE, SCHEMA_VERSION, Run, run_dir_name, subset_label
-from arcnb.scoring import score_example
 from arcnb.tasks import Task, load_tasks
-from arcnb.transduction import detect_transduction
 
 logger = logging.getLogger("arcnb")
 
-DEFAULT_MODEL = "gpt-4.1-mini"
 LOCAL_MAX_TOKENS = 1024  # default answer budget for the bundled demonstration model
 
 
@@ -476,20 +475,8 @@ class _Run:
                 self.in_flight -= 1
         self._count_cost({"cost_usd": resp.cost_usd})
         code = None if resp.failure else extract_code(resp.content, resp.reasoning)
-        train_in = [ex.input for ex in task.train]
-        test_in = [ex.input for ex in task.test]
-        t_exec = time.monotonic()
-        results = await self.executor.arun(code, train_in + test_in) if code else []
-        exec_s = time.monotonic() - t_exec
-        train = _scored(results[: len(train_in)], [ex.output for ex in task.train])
-        test = _scored(results[len(train_in) :], [ex.output for ex in task.test])
-        n_right = sum(t["correct"] for t in train)
-        all_train = bool(train) and n_right == len(train)
-        trans, reasons = (False, [])
-        if code:
-            trans, reasons = detect_transduction(
-                code, [ex.output for ex in task.train], [ex.output for ex in task.test]
-            )
+        ev = await evaluate_program_async(code, task, self.executor)
+        all_train = ev.all_train_correct
         final = bool(resp.failure) or all_train or turn >= self.cfg.max_turns
         rec = {
             "schema": SCHEMA_VERSION,
@@ -516,15 +503,15 @@ class _Run:
             "max_length": resp.max_length,
             "tries": resp.tries,
             "code": code,
-            "train": train,
-            "test": test,
-            "train_accuracy": n_right / len(train_in) if train_in else 0.0,
+            "train": [o.to_dict() for o in ev.train],
+            "test": [o.to_dict() for o in ev.test],
+            "train_accuracy": ev.n_train_correct / len(task.train) if task.train else 0.0,
             "all_train_correct": all_train,
-            "transductive": trans,
-            "transduction_reasons": reasons,
+            "transductive": ev.transductive,
+            "transduction_reasons": ev.transduction_reasons,
             "cost_usd": resp.cost_usd,
             "usage": resp.usage,
-            "timings": {"api_s": resp.latency_s, "exec_s": exec_s, "finished_at": _now()},
+            "timings": {"api_s": resp.latency_s, "exec_s": ev.exec_s, "finished_at": _now()},
         }
         self.writer.append_attempt(rec)
         return rec
@@ -583,24 +570,3 @@ class _Run:
             endpoint_requests=self.llm.stats,
         )
         return summary
-
-
-def _scored(results: list, expected: list) -> list[dict]:
-    """Per-example dicts for the attempt record; empty when there was no program to run."""
-    if not results:
-        return []
-    out = []
-    for i, exp in enumerate(expected):
-        r = results[i] if i < len(results) else None
-        pred = r.output if r is not None and r.ok else None
-        s = score_example(pred, exp) if exp is not None else None
-        out.append(
-            {
-                "status": r.status if r is not None else "no_code",
-                "output": pred,
-                "error": (f"{r.error_type}: {r.error}" if r.error_type else r.error) if r else None,
-                "correct": bool(s and s.correct),
-                "pixel_accuracy": s.pixel_accuracy if s else 0.0,
-            }
-        )
-    return out

@@ -174,7 +174,7 @@ def _flag_type(cls: type, name: str, hint: Any) -> tuple[type, bool]:
     """``(base type, repeatable?)`` of an annotation: ``int | None`` -> int, ``list[str]``."""
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         rest = [a for a in typing.get_args(hint) if a is not type(None)]
-        if len(rest) != 1:
+        if len(rest) != 1 or rest[0] is bool:  # a switch cannot say "None"
             raise TypeError(f"{cls.__name__}.{name}: {hint} has no flag form; use flag=False")
         hint = rest[0]
     if typing.get_origin(hint) is list:

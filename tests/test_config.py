@@ -50,8 +50,12 @@ def _options(help_text: str) -> dict[str, str]:
     entries: dict[str, str] = {}
     blocks = re.split(r"\n(?=  \S)", help_text.split("options:", 1)[1])
     for block in blocks:
+        if not block.strip():  # the rest of the "options:" line itself
+            continue
         entry = " ".join(block.split())
-        for flag in re.findall(r"(?:^|, )(--[\w-]+)", entry.split("  ")[0] if "  " in entry else entry):
+        for flag in re.findall(
+            r"(?:^|, )(--[\w-]+)", entry.split("  ")[0] if "  " in entry else entry
+        ):
             entries[flag] = entry
         for flag in re.findall(r"(?<![\w-])(--[\w-]+)", block.strip().splitlines()[0]):
             entries.setdefault(flag, entry)
