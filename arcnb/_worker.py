@@ -11,14 +11,17 @@ Protocol (one line each way):
     response {"results": [{"status", "output", "error_type", "error", "duration"}, ...]}
 The first line the worker writes is {"ready": true, "isolation": {...}}.
 
-This file imports nothing from arcnb so that it starts fast and stays self-contained;
-`validate_grid` is also imported by `arcnb.executor` to re-check results.
+This file imports nothing from the arcnb package, so that it starts fast and never puts the
+package within a program's reach. The one rule it shares, what a program may return, lives in
+`arcnb/grid.py` (standard library only), which it loads by file path: `validate_grid` is
+`arcnb.grid.model_output`.
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
+import importlib.util
 import json
 import math
 import os
@@ -29,7 +32,18 @@ import sys
 import tempfile
 import time
 
-MAX_SIDE = 30  # ARC grids are at most 30x30
+
+def _load_grid_module():  # -> the module arcnb/grid.py, loaded as a file, not as arcnb.grid
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "grid.py")
+    spec = importlib.util.spec_from_file_location("_arcnb_grid", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_grid = _load_grid_module()
+validate_grid = _grid.model_output  # (grid, None) or (None, reason); see arcnb/grid.py
+MAX_SIDE = _grid.MAX_SIDE  # ARC grids are at most 30x30
 RESULT_CAP = 64 * 1024  # bytes per grid result line; a 30x30 grid is ~2.7 KB of JSON
 CLONE_NEWNET = 0x40000000
 CLONE_NEWUSER = 0x10000000
@@ -54,60 +68,6 @@ CLONE_NEWNS = 0x00020000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
     1, 2, 4, 32, 4096, 16384, 1 << 18,
 )  # fmt: skip
-
-
-def validate_grid(value: object, np: object = None) -> tuple[list[list[int]] | None, str | None]:
-    """Convert a program's return value to a grid, or say why it is not one.
-
-    Args:
-        value: What `transform` returned (or what a child sent back).
-        np: The numpy module when numpy objects may appear, else None.
-
-    Returns:
-        (grid, None) for a non-empty rectangular list of lists of ints 0-9 at most 30x30, with
-        numpy arrays and numpy integers converted; (None, reason) otherwise. bool is rejected.
-    """
-    if np is not None and isinstance(value, np.ndarray):
-        if value.ndim != 2:
-            return None, f"numpy array has {value.ndim} dimensions, expected 2"
-        if value.dtype.kind not in "iu":
-            return None, f"numpy array has dtype {value.dtype}, expected integers"
-        value = value.tolist()
-    if not isinstance(value, list):
-        return None, f"returned {type(value).__name__}, expected a list of lists"
-    if not value:
-        return None, "returned an empty grid"
-    if len(value) > MAX_SIDE:
-        return None, f"grid has {len(value)} rows, at most {MAX_SIDE} allowed"
-    rows = []
-    width = None
-    for r, row in enumerate(value):
-        if np is not None and isinstance(row, np.ndarray):
-            if row.ndim != 1 or row.dtype.kind not in "iu":
-                return None, f"row {r} is a numpy array of dtype {row.dtype}, expected integers"
-            row = row.tolist()
-        if not isinstance(row, list):
-            return None, f"row {r} is {type(row).__name__}, expected a list"
-        if width is None:
-            width = len(row)
-            if width == 0:
-                return None, "row 0 is empty"
-            if width > MAX_SIDE:
-                return None, f"grid has {width} columns, at most {MAX_SIDE} allowed"
-        elif len(row) != width:
-            return None, f"ragged grid: row {r} has {len(row)} cells, row 0 has {width}"
-        out = []
-        for v in row:
-            if type(v) is not int:
-                if np is not None and isinstance(v, np.integer) and not isinstance(v, np.bool_):
-                    v = int(v)
-                else:
-                    return None, f"row {r} holds {type(v).__name__} {v!r:.20}, expected int 0-9"
-            if not 0 <= v <= 9:
-                return None, f"row {r} holds {v}, expected int 0-9"
-            out.append(v)
-        rows.append(out)
-    return rows, None
 
 
 def _libc() -> ctypes.CDLL:
@@ -142,10 +102,7 @@ class Worker:
         # No PR_SET_PDEATHSIG here: it fires when the *thread* that started us ends, and the
         # pool starts replacement workers from short-lived threads. The worker ends instead
         # when its stdin closes, i.e. when the pool's process is gone.
-        import numpy
-
-        self.np = numpy
-        for name in PRELOAD:
+        for name in PRELOAD:  # numpy first
             __import__(name)
         self.network = _isolate_network(self.libc)
         self.jail = tempfile.mkdtemp(prefix="arcnb-jail-")
@@ -265,7 +222,7 @@ class Worker:
             os.environ.update({"PATH": "/nonexistent", "HOME": "/", "LANG": "C.UTF-8"})
         except BaseException:
             os._exit(70)
-        write, dumps, np, validate = os.write, json.dumps, self.np, validate_grid
+        write, dumps, validate = os.write, json.dumps, validate_grid
 
         def send(i: int, status: str, output=None, etype=None, msg=None) -> None:
             line = dumps({"i": i, "s": status, "o": output, "t": etype, "e": msg}) + "\n"
@@ -292,7 +249,7 @@ class Worker:
         for i in range(start, len(grids)):
             try:
                 out = transform(grids[i])
-                grid, why = validate(out, np)
+                grid, why = validate(out)
                 if grid is None:
                     send(i, "invalid", None, "InvalidOutput", why)
                 else:

@@ -142,7 +142,9 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 
 
 def _add_cleanup_logs_args(parser: argparse.ArgumentParser) -> None:
-    _flag(parser, "logs-dir", default=DEFAULT_LOGS_DIR, metavar="DIR", help="(default: %(default)s)")
+    _flag(
+        parser, "logs-dir", default=DEFAULT_LOGS_DIR, metavar="DIR", help="(default: %(default)s)"
+    )
     _flag(parser, "older-than", required=True, metavar="DAYS",
           help="delete runs started more than DAYS days ago (by the UTC time in the name, "
           "else the modification time)")  # fmt: skip

@@ -72,9 +72,7 @@ class RunConfig:
     repeat_runs: int = setting(
         1, help="independent runs (1-10) and an aggregate with 95% intervals", metavar="N"
     )
-    exec_timeout: float = setting(
-        0.5, help="seconds per grid for generated programs", metavar="S"
-    )
+    exec_timeout: float = setting(0.5, help="seconds per grid for generated programs", metavar="S")
     output_dir: str = setting(DEFAULT_LOGS_DIR, help="where run directories go", metavar="DIR")
     resume: str | None = setting(
         None,

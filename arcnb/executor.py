@@ -8,7 +8,7 @@ and sends one JSON line per grid back through a pipe. The worker kills the child
 group at each grid's wall-clock deadline and forks a new child for the remaining grids.
 
 Results are JSON (never unpickled), validated strictly by the worker before they leave it: a
-non-empty rectangular list of lists of ints 0-9, at most 30x30.
+non-empty rectangular list of lists of ints 0-9, at most 30x30 (`arcnb.grid.model_output`).
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ from types import TracebackType
 from typing import Any, Literal
 
 from arcnb.errors import ExecutorError
+from arcnb.grid import Grid
 
 logger = logging.getLogger("arcnb")
 
-Grid = list[list[int]]
 Status = Literal["ok", "timeout", "memory", "error", "invalid"]
 STATUSES: tuple[str, ...] = ("ok", "timeout", "memory", "error", "invalid")
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")

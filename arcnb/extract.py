@@ -1,4 +1,10 @@
-"""Pulls the ``transform`` program out of a model's response."""
+"""Pulls the ``transform`` program out of a model's response.
+
+Many open reasoning models (DeepSeek-R1, QwQ, Qwen3, ... behind a server without a reasoning
+parser) send their reasoning inside the content as ``<think>...</think>`` before the answer.
+`split_think` takes it out; `LLMClient` stores it as reasoning, and `extract_code` looks for
+code in the answer after it first, then in the reasoning.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,45 @@ _FENCE_RE = re.compile(r"^( {0,3})(`{3,}|~{3,})\s*([^\s`]*)[^`]*$")
 # Fence labels taken as Python; any other language's block is ignored.
 _PYTHON_LABELS = frozenset({"", "python", "py", "python3", "py3"})
 _DEFINES_TRANSFORM_RE = re.compile(r"^\s*def\s+transform\s*\(", re.MULTILINE)
+_THINK_OPEN = "<think>"
+_THINK_CLOSE = "</think>"
+
+
+def split_think(content: str | None) -> tuple[str | None, str | None]:
+    """Splits a leading ``<think>...</think>`` block off a response's text.
+
+    The block counts only at the start of the text (after whitespace). A ``<think>`` never
+    closed (generation cut off by the token limit) makes all the rest reasoning. A
+    ``</think>`` with no ``<think>`` before it (chat templates that put the opening tag in the
+    prompt) makes everything before it reasoning. Any other text is all answer.
+
+    Args:
+        content: The response's visible text, as the endpoint sent it.
+
+    Returns:
+        ``(answer, think)``: the text after the block without its leading whitespace ("" when
+        the block never closed; ``content`` unchanged when there is no block), and the text
+        inside the block without surrounding whitespace (None when there is no block or it
+        is blank).
+    """
+    if content is None:
+        return None, None
+    text = content.lstrip()
+    if text.startswith(_THINK_OPEN):
+        inside, closed, after = text[len(_THINK_OPEN) :].partition(_THINK_CLOSE)
+        if not closed:
+            return "", inside.strip() or None
+    else:
+        inside, closed, after = content.partition(_THINK_CLOSE)
+        if not closed or _THINK_OPEN in inside:
+            return content, None
+    return after.lstrip(), inside.strip() or None
+
+
+def join_reasoning(*parts: str | None) -> str | None:
+    """Joins reasoning texts in order with a blank line, skipping empty ones; None if none."""
+    texts = [part for part in parts if part]
+    return "\n\n".join(texts) if texts else None
 
 
 def extract_code(content: str | None, reasoning: str | None = None) -> str | None:
@@ -19,15 +64,19 @@ def extract_code(content: str | None, reasoning: str | None = None) -> str | Non
     or tildes. A block left open at the end of a truncated response counts only if it compiles;
     otherwise the last closed block that defines ``transform`` is used.
 
+    The texts are searched in turn until one has such a block: the answer (``content`` after
+    any leading ``<think>`` block, see `split_think`), then that block, then ``reasoning``.
+
     Args:
-        content: The response's visible text.
+        content: The response's visible text, with or without a ``<think>`` block.
         reasoning: The response's reasoning text, searched only when ``content`` has no such
             block (some models put their final code there).
 
     Returns:
         The code, dedented and without trailing whitespace, or None when there is none.
     """
-    for text in (content, reasoning):
+    answer, think = split_think(content)
+    for text in (answer, think, reasoning):
         code = _last_transform_block(text or "")
         if code is not None:
             return code
@@ -79,4 +128,4 @@ def _compiles(code: str) -> bool:
     return True
 
 
-__all__ = ["extract_code"]
+__all__ = ["extract_code", "join_reasoning", "split_think"]

@@ -28,6 +28,7 @@ from openai import AsyncOpenAI, DefaultAioHttpClient
 
 from arcnb.config import REASONING_BUDGETS
 from arcnb.errors import InputError
+from arcnb.extract import join_reasoning, split_think
 
 logger = logging.getLogger("arcnb")
 
@@ -216,9 +217,11 @@ class LLMResponse:
     """The outcome of one `LLMClient.complete` call (all its tries).
 
     Attributes:
-        content: The answer text.
+        content: The answer text, without a leading ``<think>...</think>`` block ("" when
+            the block never closed).
         reasoning: Reasoning text from whichever field the endpoint used (`reasoning`,
-            `reasoning_content`, or the texts of `reasoning_details` joined).
+            `reasoning_content`, or the texts of `reasoning_details` joined), followed by
+            the text of a ``<think>`` block in the content (see `arcnb.extract.split_think`).
         finish_reason: "stop", "length", ...
         usage: prompt_tokens, completion_tokens, total_tokens (+ reasoning_tokens, and the
             provider's own `cost` in USD when it reports one) of the final try.
@@ -291,6 +294,17 @@ def _reasoning_text(message: dict[str, Any]) -> str | None:
         if texts:
             return "\n".join(texts)
     return None
+
+
+def _message_texts(message: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(content, reasoning) of a message; a ``<think>`` block in the content is reasoning.
+
+    The reasoning fields come first, then the think block's text (the order they were
+    generated in); the content keeps only the answer after the block.
+    """
+    content = message.get("content")
+    answer, think = split_think(content if isinstance(content, str) else None)
+    return answer, join_reasoning(_reasoning_text(message), think)
 
 
 def _usage_dict(usage: Any) -> dict[str, Any] | None:
@@ -538,10 +552,10 @@ class LLMClient:
             cost = cost_usd(usage, self.prices)
             if cost is None and usage and "cost" in usage:
                 cost = usage["cost"]
-            content = message.get("content")
+            content, reasoning = _message_texts(message)
             return LLMResponse(
-                content=content if isinstance(content, str) else None,
-                reasoning=_reasoning_text(message),
+                content=content,
+                reasoning=reasoning,
                 finish_reason=finish_reason,
                 usage=usage,
                 cost_usd=cost,

@@ -21,8 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from arcnb.errors import InputError
+from arcnb.grid import Grid
 from arcnb.rundir import SCHEMA_VERSION, Run, latest_turns, record_key
-from arcnb.scoring import Grid
 from arcnb.voting import METHODS, vote_task
 
 __all__ = [

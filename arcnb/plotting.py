@@ -23,8 +23,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from arcnb.errors import InputError
+from arcnb.grid import DRAW_MAX_SIDE, as_grid, drawable
 from arcnb.rundir import Run
-from arcnb.scoring import as_grid
 from arcnb.tasks import ARC_PALETTE, Task
 
 __all__ = [
@@ -40,7 +40,7 @@ logger = logging.getLogger("arcnb")
 
 PANEL_IN = 2.2  # side of one grid panel, inches
 DPI = 100  # saved PNGs: a 5-example attempt is about 660x1100 pixels
-MAX_SIDE = 100  # grids with more rows or columns are drawn as invalid (ARC grids are <= 30)
+MAX_SIDE = DRAW_MAX_SIDE  # grids with more rows or columns are drawn as invalid (ARC: <= 30)
 RIGHT, WRONG = "#2ECC40", "#FF4136"  # frame of a right / wrong predicted panel
 _LINE = "#555555"  # grid lines between cells
 _CMAP = ListedColormap(ARC_PALETTE, name="arc")
@@ -53,16 +53,10 @@ def _shape(grid: Any) -> str:
 
 
 def _drawable(grid: Any) -> tuple[np.ndarray | None, str | None]:
-    """``(array, None)`` for a grid that can be drawn, else ``(None, why not)``."""
-    g = as_grid(grid)
-    if g is None:
-        return None, "not a rectangular grid of integers"
-    if len(g) > MAX_SIDE or len(g[0]) > MAX_SIDE:
-        return None, f"{len(g)}x{len(g[0])} is too large"
-    bad = next((c for row in g for c in row if not 0 <= c <= 9), None)
-    if bad is not None:
-        return None, f"colour {bad} outside 0-9"
-    return np.array(g, dtype=np.int8), None
+    """``(array, None)`` for a grid that can be drawn (`arcnb.grid.drawable`), else
+    ``(None, why not)``."""
+    g, why = drawable(grid)
+    return (None, why) if g is None else (np.array(g, dtype=np.int8), None)
 
 
 def plot_grid(

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from arcnb.errors import InputError
-from arcnb.tasks import COLOUR_NAMES, Grid, Task
+from arcnb.grid import Grid
+from arcnb.tasks import COLOUR_NAMES, Task
 
 # An installed wheel carries the templates inside the package (pyproject force-include);
 # a source checkout has them at the repository root.

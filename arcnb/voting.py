@@ -10,12 +10,19 @@ Methods (see `METHODS`), each also run with transductive attempts left out (``_e
 * ``weighted``: every distinct grid scores ``sum(1 + 1000 * train_accuracy)`` over the
   attempts that produced it, i.e. its frequency plus 1000 x its summed train accuracy,
   so one program right on every train pair outweighs up to 1000 that are right on none.
-* ``train_majority``: only the attempts with the best train accuracy among those that
-  produced a grid for this test input vote, one vote each.
+* ``train_majority``: the attempts with the best train accuracy among those that
+  produced a grid for this test input vote first, one vote each. When they agree on
+  fewer than two grids, the attempts at the next lower train accuracy vote on the grids
+  not ranked yet, and so on down: a grid ranks by the best train accuracy of any attempt
+  that produced it, then by its votes at that accuracy.
 * ``oracle``: solved when any attempt's prediction is right (an upper bound).
 
 Following the ARC Prize rule, a test input is solved when either of the top two answers
 is exactly right; a task's score for a method is the fraction of its test inputs solved.
+``weighted`` and ``train_majority`` rank every distinct grid some counted attempt produced,
+so both answer slots are filled whenever there are two distinct grids: slot 1 is the top
+of the ranking above, slot 2 the next distinct grid. One distinct grid leaves slot 2
+empty; a grid never fills both.
 
 Ties are broken deterministically: higher score first, then more attempts, then the
 grid first produced by the lower attempt index.
@@ -29,7 +36,7 @@ from numbers import Real
 from typing import Any
 
 from arcnb.errors import InputError
-from arcnb.scoring import Grid, GridKey, as_grid, grid_key
+from arcnb.grid import Grid, GridKey, as_grid, grid_key
 
 __all__ = [
     "METHODS",
@@ -142,8 +149,11 @@ class TaskVote:
         """Return every candidate a method considered for one test input, best first.
 
         For ``weighted`` the score is the weighted sum; for ``train_majority`` and
-        ``oracle`` it is the number of votes (for ``train_majority`` only attempts with
-        the best train accuracy vote; for ``oracle`` every attempt does).
+        ``oracle`` it is the number of votes. For ``train_majority`` those are the votes
+        at the best train accuracy of any attempt that produced the grid (``count`` and
+        ``attempts`` likewise), and the grids from the best-accuracy attempts come first,
+        so a later candidate may have more votes than an earlier one; for ``oracle``
+        every attempt votes.
 
         Args:
             method: A name in `METHODS`.
@@ -268,14 +278,27 @@ def _weighted(attempts: list[_Attempt], test_index: int) -> list[Candidate]:
 
 
 def _train_majority(attempts: list[_Attempt], test_index: int) -> list[Candidate]:
-    producing = [a for a in attempts if a.outputs[test_index] is not None]
-    if not producing:
-        return []
-    best = round(max(a.train_accuracy for a in producing), _DECIMALS)
-    keys = [
-        a.keys[test_index] if round(a.train_accuracy, _DECIMALS) == best else None for a in attempts
-    ]
-    return _rank([a.outputs[test_index] for a in attempts], keys, [1.0] * len(attempts))
+    """Majority among the best-train attempts, then each lower train accuracy in turn.
+
+    Each lower level only ranks grids no higher level produced, so every distinct grid
+    appears once and the second slot is filled whenever a second grid exists.
+    """
+    grids = [a.outputs[test_index] for a in attempts]
+    levels = sorted(
+        {round(a.train_accuracy, _DECIMALS) for a in attempts if a.keys[test_index] is not None},
+        reverse=True,
+    )
+    ranked: list[Candidate] = []
+    seen: set[GridKey] = set()
+    for level in levels:
+        keys: list[GridKey | None] = []
+        for a in attempts:
+            key = a.keys[test_index]
+            at_level = round(a.train_accuracy, _DECIMALS) == level
+            keys.append(key if at_level and key not in seen else None)
+        ranked += _rank(grids, keys, [1.0] * len(attempts))
+        seen.update(key for key in keys if key is not None)
+    return ranked
 
 
 def _oracle(attempts: list[_Attempt], test_index: int) -> list[Candidate]:

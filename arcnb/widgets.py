@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from arcnb.errors import ArcnbError, InputError
+from arcnb.grid import Grid, as_grid
 from arcnb.metrics import task_summary
 from arcnb.rundir import ATTEMPTS_FILE, TASKS_DIR, AttemptRecord, Run, record_key
-from arcnb.scoring import Grid, as_grid
 from arcnb.tasks import ARC_PALETTE, Task
 
 __all__ = ["Explorer", "RunView", "explore", "render_html", "save_html"]

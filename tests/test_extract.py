@@ -1,8 +1,8 @@
-"""Tests for arcnb.extract.extract_code."""
+"""Tests for arcnb.extract: code extraction and splitting off ``<think>`` blocks."""
 
 import pytest
 
-from arcnb.extract import extract_code
+from arcnb.extract import extract_code, join_reasoning, split_think
 
 FIRST = "def transform(grid):\n    return grid"
 SECOND = "def transform(grid):\n    return [row[::-1] for row in grid]"
@@ -97,3 +97,67 @@ def test_indented_fence_is_dedented_and_crlf_handled():
 def test_backtick_fence_does_not_close_a_tilde_fence():
     code = 'def transform(grid):\n    s = """\n```\n"""\n    return grid'
     assert extract_code(f"~~~python\n{code}\n~~~\n") == code
+
+
+# ---- <think> blocks in the content ----
+
+
+def block(code):
+    return f"```python\n{code}\n```"
+
+
+@pytest.mark.parametrize(
+    ("content", "answer", "think"),
+    [
+        ("<think>mirror it</think>The answer.", "The answer.", "mirror it"),
+        ("\n  <think>\nmirror it\n</think>\n\nThe answer.\n", "The answer.\n", "mirror it"),
+        # Cut off by the token limit inside the block: all of it is reasoning.
+        ("<think>mirror it, then", "", "mirror it, then"),
+        ("  <think>", "", None),
+        # Thinking switched off (Qwen3): an empty block.
+        ("<think>\n\n</think>\n\nThe answer.", "The answer.", None),
+        # The chat template opened the block in the prompt.
+        ("mirror it\n</think>\n\nThe answer.", "The answer.", "mirror it"),
+        # Only the first closing tag ends the block.
+        ("<think>a</think>b</think>c", "b</think>c", "a"),
+        # Not at the start: all answer.
+        ("The answer. <think>aside</think> more", "The answer. <think>aside</think> more", None),
+        ("Plain answer.", "Plain answer.", None),
+        ("", "", None),
+        (None, None, None),
+    ],
+)
+def test_split_think(content, answer, think):
+    assert split_think(content) == (answer, think)
+
+
+def test_join_reasoning_keeps_order_and_skips_empty():
+    assert join_reasoning("field", "block") == "field\n\nblock"
+    assert join_reasoning(None, "block") == "block"
+    assert join_reasoning("", None) is None
+    assert join_reasoning() is None
+
+
+def test_code_after_think_block_comes_before_code_inside_it():
+    content = f"<think>Draft:\n{block(FIRST)}\n</think>\nFinal:\n{block(SECOND)}"
+    assert extract_code(content) == SECOND
+    # ... even when the reasoning field has code too.
+    assert extract_code(content, block(FIRST)) == SECOND
+
+
+def test_code_inside_think_block_when_the_answer_has_none():
+    content = f"<think>\n{block(FIRST)}\nThen better:\n{block(SECOND)}\n</think>\nSee above."
+    assert extract_code(content) == SECOND  # the last block inside the think text
+    # Truncated inside the block, the last block that compiles still counts.
+    truncated = "```python\ndef transform(grid):\n    return ["
+    assert extract_code(f"<think>{block(FIRST)}\n{truncated}") == FIRST
+    # The block's text is searched before the reasoning field.
+    assert extract_code(content, block("def transform(g):\n    return g")) == SECOND
+
+
+def test_several_blocks_in_the_answer_keep_the_usual_rule():
+    content = (
+        f"<think>{block(FIRST)}</think>\n"
+        f"{block(FIRST)}\n{block(SECOND)}\n```python\nprint(transform([[1]]))\n```\n"
+    )
+    assert extract_code(content) == SECOND

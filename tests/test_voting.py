@@ -1,11 +1,13 @@
 """Tests for arcnb.voting: hand-computed votes for every method."""
 
 import json
+import random
 from types import SimpleNamespace
 
 import pytest
 
 from arcnb.errors import InputError
+from arcnb.scoring import as_grid
 from arcnb.voting import METHODS, rank_candidates, vote_task
 
 A, B, C, D = [[1]], [[2]], [[3]], [[4]]
@@ -63,8 +65,88 @@ def test_train_majority_best_is_among_attempts_that_produced_a_grid():
     # A perfect-train attempt that crashed on this test input does not set the bar.
     attempts = [attempt(None, acc=1.0), attempt(A, acc=0.5), attempt(A, acc=0.5), attempt(B)]
     vote = vote_task(attempts, [A])
-    assert vote["train_majority"].top2 == [[A]]
-    assert [(c.grid, c.count) for c in vote.tally("train_majority", 0)] == [(A, 2)]
+    assert vote["train_majority"].top2 == [[A, B]]
+    assert [(c.grid, c.count) for c in vote.tally("train_majority", 0)] == [(A, 2), (B, 1)]
+
+
+def test_train_majority_fills_the_second_slot_from_a_lower_train_accuracy():
+    # The issue's case: the best-train group (2 of 3 train pairs right) agrees on A, and
+    # an attempt with fewer train pairs right (1 of 3) produced B, the true answer.
+    attempts = [attempt(A, acc=2 / 3), attempt(A, acc=2 / 3), attempt(B, acc=1 / 3), attempt(C)]
+    vote = vote_task(attempts, [B])
+    assert vote["train_majority"].top2 == [[A, B]]
+    assert vote["train_majority"].per_test_correct == [True]
+    assert vote.score("train_majority") == 1.0  # pass@2: before the fix slot 2 was empty, 0.0
+    assert vote.score("train_majority_excl_trans") == 1.0
+    assert [(c.grid, c.score, c.count, c.attempts) for c in vote.tally("train_majority", 0)] == [
+        (A, 2.0, 2, (0, 1)),
+        (B, 1.0, 1, (2,)),
+        (C, 1.0, 1, (3,)),
+    ]
+
+
+def test_train_majority_ranks_each_lower_accuracy_by_its_own_votes():
+    attempts = [
+        attempt(A, acc=1.0),
+        attempt(A, acc=0.5),  # A is already ranked: this vote counts nowhere
+        attempt(C, acc=0.5),
+        attempt(B, acc=0.5),
+        attempt(B, acc=0.5),
+        *[attempt(D) for _ in range(5)],  # more votes, but a lower train accuracy
+    ]
+    vote = vote_task(attempts, [B])
+    ranked = vote.tally("train_majority", 0)
+    assert [(c.grid, c.count, c.attempts) for c in ranked] == [
+        (A, 1, (0,)),
+        (B, 2, (3, 4)),
+        (C, 1, (2,)),
+        (D, 5, (5, 6, 7, 8, 9)),
+    ]
+    assert vote["train_majority"].top2 == [[A, B]]
+    assert vote.score("train_majority") == 1.0
+
+
+def test_one_distinct_grid_leaves_the_second_slot_empty():
+    attempts = [attempt(A, acc=1.0), attempt(A, acc=0.5), attempt(A), attempt(None, acc=1.0)]
+    vote = vote_task(attempts, [B])
+    for method in (
+        "weighted",
+        "weighted_excl_trans",
+        "train_majority",
+        "train_majority_excl_trans",
+    ):
+        assert vote[method].top2 == [[A]]
+        assert vote[method].score == 0.0
+
+
+def test_both_slots_filled_with_distinct_grids_whenever_two_exist():
+    for seed in range(300):
+        _check_slots(random.Random(seed), seed)
+
+
+def _check_slots(rng, seed):
+    grids = [A, B, C, D, [[1, 1]], ((2,),)]  # ((2,),) equals B as a grid
+    attempts = [
+        attempt(
+            *[rng.choice([*grids, None]) for _ in range(2)],
+            acc=rng.choice([0.0, 1 / 3, 0.5, 2 / 3, 1.0, None]),
+            trans=rng.random() < 0.3,
+        )
+        for _ in range(rng.randint(0, 8))
+    ]
+    vote = vote_task(attempts, [B, A])
+    for t in range(2):
+        for pool, suffix in (
+            (attempts, ""),
+            ([a for a in attempts if not a["transductive"]], "_excl_trans"),
+        ):
+            distinct = {json.dumps(as_grid(a["test_outputs"][t])) for a in pool} - {"null"}
+            for base in ("weighted", "train_majority"):
+                answers = vote[base + suffix].top2[t]
+                assert len(answers) == min(2, len(distinct)), (seed, base + suffix, t)
+                assert len({json.dumps(g) for g in answers}) == len(answers)
+                tally = [json.dumps(c.grid) for c in vote.tally(base + suffix, t)]
+                assert sorted(tally) == sorted(distinct)  # every grid ranked exactly once
 
 
 def test_excluding_transductive_attempts_changes_the_answer():
@@ -72,7 +154,7 @@ def test_excluding_transductive_attempts_changes_the_answer():
     vote = vote_task(attempts, [A])
     assert vote["weighted"].top2 == [[D, B]]  # D: 1001, B: 2, A: 1
     assert vote["weighted_excl_trans"].top2 == [[B, A]]
-    assert vote["train_majority"].top2 == [[D]]  # only D has train accuracy 1.0
+    assert vote["train_majority"].top2 == [[D, B]]  # D alone at 1.0, then B leads at 0.0
     assert vote["train_majority_excl_trans"].top2 == [[B, A]]
     assert {m: vote.score(m) for m in METHODS} == {
         "weighted": 0.0,

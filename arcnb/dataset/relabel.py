@@ -16,7 +16,7 @@ from arcnb.dataset.config import DatasetConfig
 from arcnb.dataset.rows import _RowWriter
 from arcnb.dataset.select import _Program
 from arcnb.dataset.stats import _REJECTS
-from arcnb.executor import ExecResult
+from arcnb.evaluate import ProgramEvaluation, evaluate_results
 from arcnb.tasks import Task
 from arcnb.transduction import detect_transduction
 
@@ -51,7 +51,7 @@ class _Builder:
         self.cfg, self.backend, self.writer, self.stats = cfg, backend, writer, stats
         self.seen: set[bytes] = set()  # (task, code) digests already submitted or decided
         self.outcome: dict[bytes, str] = {}  # digest -> transductive|format|exec|correct|other
-        self.cached: dict[bytes, tuple[list[ExecResult], bool]] = {}  # only without dedup
+        self.cached: dict[bytes, tuple[ProgramEvaluation, bool]] = {}  # only without dedup
         self.tasks: dict[str, _TaskRows] = {}
         self.sources: dict[str, str] = {}
         self.pending: collections.deque = collections.deque()
@@ -112,33 +112,29 @@ class _Builder:
             if self.cfg.dedup:  # the same code on the same task: same outputs, same verdict
                 self.stats["deduplicated"]["code" if label == "correct" else "outputs"] += 1
                 return
-            results, flagged = self.cached[key]
+            evaluation, flagged = self.cached[key]
         else:
+            # Transduction was checked before execution (a flagged program may never run).
             results = self.backend.result(handle)
+            evaluation = evaluate_results(p.task, code, results, transduction=False)
             if not self.cfg.dedup:
-                self.cached[key] = (results, flagged)
-        self.outcome[key] = self._evaluate(p, code, results, flagged)
+                self.cached[key] = (evaluation, flagged)
+        self.outcome[key] = self._evaluate(p, code, evaluation, flagged)
 
-    def _evaluate(self, p: _Program, code: str, results: list[ExecResult], flagged: bool) -> str:
+    def _evaluate(self, p: _Program, code: str, ev: ProgramEvaluation, flagged: bool) -> str:
         task, stats = p.task, self.stats
-        n_train = len(task.train)
-        if any(r.status == "invalid" for r in results):
+        if any(o.status == "invalid" for o in ev.train + ev.test):
             stats["rejected"]["format"] += 1
             return "format"
-        train_ok = [i for i in range(n_train) if results[i].ok]
+        train_ok = [i for i, o in enumerate(ev.train) if o.ok]
         if not train_ok:
             stats["rejected"]["exec"] += 1
             return "exec"
-        test_ok = [j for j in range(len(task.test)) if results[n_train + j].ok]
-        pred_train = [results[i].output for i in train_ok]
-        pred_test = [results[n_train + j].output for j in test_ok]
-        correct_train = [
-            out == task.train[i].output for out, i in zip(pred_train, train_ok, strict=True)
-        ]
-        correct_test = [
-            task.test[j].output is not None and out == task.test[j].output
-            for out, j in zip(pred_test, test_ok, strict=True)
-        ]
+        test_ok = [j for j, o in enumerate(ev.test) if o.ok]
+        pred_train = [ev.train[i].output for i in train_ok]
+        pred_test = [ev.test[j].output for j in test_ok]
+        correct_train = [ev.train[i].correct for i in train_ok]
+        correct_test = [ev.test[j].correct for j in test_ok]  # False where the answer is hidden
         test_correct = bool(task.test) and len(test_ok) == len(task.test) and all(correct_test)
         label = "correct" if test_correct else "other"
         state = self.tasks.setdefault(task.id, _TaskRows())
@@ -146,7 +142,7 @@ class _Builder:
             if test_correct:
                 kind, seen, digest = "code", state.codes, _digest(clean_code(code))
             else:
-                signature = json.dumps([r.output if r.ok else None for r in results[:n_train]])
+                signature = json.dumps([o.output for o in ev.train])  # None where it failed
                 kind, seen, digest = "outputs", state.outputs, _digest(signature)
             if digest in seen:
                 stats["deduplicated"][kind] += 1

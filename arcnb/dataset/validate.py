@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from arcnb._worker import validate_grid
 from arcnb.dataset.rows import COLUMNS, SIDECAR_FILE
 from arcnb.errors import InputError
 from arcnb.executor import ExecResult, Executor
+from arcnb.grid import model_output
 from arcnb.tasks import Task, load_task
 
 if TYPE_CHECKING:
@@ -85,8 +85,9 @@ def _static_problems(row: dict[str, Any], real: Task | None) -> list[str]:
             for i, grid in enumerate(grids):
                 if part == "test" and kind == "output" and not has_code and grid == []:
                     continue  # a hidden test output in a simple dataset
-                if validate_grid(grid)[0] is None:
-                    problems.append(f"{part} {kind} {i + 1}: {validate_grid(grid)[1]}")
+                checked, why = model_output(grid)  # the rule for what a program may return
+                if checked is None:
+                    problems.append(f"{part} {kind} {i + 1}: {why}")
         if has_code and outputs != predicted:
             problems.append(f"{part} outputs differ from the predictions (not relabelled)")
         if has_code and real is not None and len(predicted) == len(inputs) == len(flags):
