@@ -35,9 +35,10 @@ to every response. Response kinds (`resp`):
 - `{"turns": {"1": resp, "2": resp}}`: pick by turn = number of user messages in the request
   (the largest turn not above it; `default` when none is).
 
-`server.requests` lists the JSON bodies received, each with two keys added: `_n` (the
-sequential number) and `_authorization` (whether an Authorization header was present; its value
-is never recorded).
+`server.requests` lists the JSON bodies received, each with three keys added: `_n` (the
+sequential number), `_t` (`time.monotonic()` when the request arrived, in seconds: compare two
+requests' `_t`, e.g. to check a client waited at least a Retry-After) and `_authorization`
+(whether an Authorization header was present; its value is never recorded).
 """
 
 from __future__ import annotations
@@ -141,12 +142,14 @@ class ScriptedServer:
 
     # ---- script evaluation (called from handler threads) ----
 
-    def _record(self, body: dict[str, Any], authorized: bool) -> tuple[int, dict[str, Any]]:
+    def _record(
+        self, body: dict[str, Any], authorized: bool, arrived: float
+    ) -> tuple[int, dict[str, Any]]:
         """Record a request and choose its response; returns (sequence number, resp)."""
         text = message_text(body.get("messages", []))
         with self._lock:
             n = len(self.requests) + 1
-            self.requests.append({**body, "_n": n, "_authorization": authorized})
+            self.requests.append({**body, "_n": n, "_t": arrived, "_authorization": authorized})
             script = self.script
             for i, rule in enumerate(script.get("rules", [])):
                 if rule.get("match", "") in text:
@@ -238,6 +241,7 @@ def _make_handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
                 self._send_json(404, {"error": {"message": "not found", "type": "not_found"}})
 
         def do_POST(self) -> None:
+            arrived = time.monotonic()  # before the body is read: the client sent it by now
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
             if not self.path.rstrip("/").endswith("/chat/completions"):
@@ -248,7 +252,7 @@ def _make_handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
             except json.JSONDecodeError:
                 self._send_json(400, {"error": {"message": "bad JSON", "type": "invalid"}})
                 return
-            n, resp = server._record(body, "Authorization" in self.headers)
+            n, resp = server._record(body, "Authorization" in self.headers, arrived)
             resp = server._resolve_turns(resp, body)
             wait = float(server.script.get("delay", 0.0)) + float(resp.get("delay", 0.0))
             wait += float(resp.get("hang", 0.0))

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 from arcfixtures import FLIP, ROOT, WRONG, key_of, make_tasks
-from scripted_server import ScriptedServer
 
-from arcnb import compare, run_eval
+from arcnb import compare
 from arcnb.cli import main
 from arcnb.metrics import METRICS
 
@@ -23,13 +22,12 @@ USAGE = {"prompt_tokens": 1000, "completion_tokens": 500}  # $0.002 per request 
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict[str, object]:
+def runs(tmp_path_factory, scripted_run) -> dict[str, object]:
     """alpha (two repeat runs): task a 2/4 attempts right, b 0/4, c 4/4; beta: all right."""
     root = tmp_path_factory.mktemp("compare")
     tasks = make_tasks(root / "tasks", ["a", "b", "c"])
     common = dict(
-        dataset=str(root / "tasks"), subset="all_evaluation", max_attempts=4, max_workers=4,
-        output_dir=str(root / "logs"), progress=False, price_in=1.0, price_out=2.0,
+        max_attempts=4, max_workers=4, price_in=1.0, price_out=2.0,
         api_key_env="ARCNB_TEST_UNSET_KEY",
     )  # fmt: skip
     alpha = {
@@ -39,10 +37,8 @@ def runs(tmp_path_factory) -> dict[str, object]:
         ],
         "default": {"content": FLIP, "usage": USAGE},
     }
-    with ScriptedServer(alpha) as server:
-        a = run_eval(base_url=server.base_url, model="alpha", repeat_runs=2, **common)
-    with ScriptedServer({"default": {"content": FLIP, "usage": USAGE}}) as server:
-        b = run_eval(base_url=server.base_url, model="beta", **common)
+    a = scripted_run(root, alpha, model="alpha", repeat_runs=2, **common).result
+    b = scripted_run(root, {"default": {"content": FLIP, "usage": USAGE}}, model="beta", **common)
     return {
         "root": root,
         "alpha": [r.run_dir for r in a.runs],

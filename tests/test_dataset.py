@@ -17,9 +17,7 @@ from pathlib import Path
 import pytest
 from arcfixtures import grid as _grid
 from finetune_fixtures import synthetic_dataset
-from scripted_server import ScriptedServer
 
-from arcnb import run_eval
 from arcnb._cli_dataset import (
     add_dataset_args,
     add_simple_dataset_args,
@@ -95,7 +93,7 @@ def _answer(code: str, reasoning: str | None = None) -> dict:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> dict:
+def corpus(tmp_path_factory, scripted_run) -> dict:
     """A real run: t1 gets 10 programs, t2 2, t3 4 (see the counts in test_exact_counts).
 
     One request at a time, so attempt i gets answer i and attempts.jsonl is in plan order:
@@ -118,15 +116,13 @@ def corpus(tmp_path_factory) -> dict:
         "default": {"content": "no code"},
     }
     runs = {}
-    with ScriptedServer(script) as server:
-        for name, answers in plan.items():  # one run per task: each gets its own attempt count
-            result = run_eval(
-                dataset=str(root / "tasks"), subset=name, base_url=server.base_url,
-                model=f"scripted-{name[-1]}" if name == "t3" else "scripted",
-                max_attempts=len(answers), max_workers=1, api_key_env="ARCNB_NO_KEY",
-                output_dir=str(root / "logs"), progress=False, exec_workers=2,
-            )  # fmt: skip
-            runs[name] = result.run_dir
+    for name, answers in plan.items():  # one run per task: each gets its own attempt count
+        runs[name] = scripted_run(
+            root, script, subset=name,
+            model=f"scripted-{name[-1]}" if name == "t3" else "scripted",
+            max_attempts=len(answers), max_workers=1, api_key_env="ARCNB_NO_KEY",
+            exec_workers=2,
+        ).run_dir  # fmt: skip
     return {"root": root, "tasks": tasks, "runs": runs, "logs": root / "logs"}
 
 
@@ -493,14 +489,13 @@ def _cli(add, cmd, argv: list[str]) -> tuple[int, str]:
 
 
 def test_nothing_qualifies_is_a_clear_error_and_a_lone_task_gets_no_empty_split(
-    corpus, executor, tmp_path
+    corpus, executor, tmp_path, scripted_run
 ):
-    with ScriptedServer({"default": {"content": "```python\n" + CRASH + "\n```"}}) as server:
-        crashing = run_eval(
-            dataset=str(corpus["root"] / "tasks"), subset="t2", base_url=server.base_url,
-            model="scripted", max_attempts=2, api_key_env="ARCNB_NO_KEY",
-            output_dir=str(tmp_path / "logs"), progress=False,
-        ).run_dir  # fmt: skip
+    crashing = scripted_run(
+        tmp_path, {"default": {"content": "```python\n" + CRASH + "\n```"}},
+        dataset=str(corpus["root"] / "tasks"), subset="t2", max_attempts=2,
+        api_key_env="ARCNB_NO_KEY",
+    ).run_dir  # fmt: skip
     with pytest.raises(InputError, match="no program qualified.*exec 2"):
         build_dataset([crashing], output=tmp_path / "none", executor=executor)
     assert not (tmp_path / "none").exists()
@@ -509,17 +504,15 @@ def test_nothing_qualifies_is_a_clear_error_and_a_lone_task_gets_no_empty_split(
     assert list(res.dataset) == ["train"] and res.dataset["train"].num_rows >= 1
 
 
-def test_edited_task_folder_and_repeated_records(corpus, executor, tmp_path, caplog):
+def test_edited_task_folder_and_repeated_records(corpus, executor, tmp_path, caplog, scripted_run):
     """A task deleted from the folder since the run is skipped (the others still load), and a
     record repeated by a resumed run counts once."""
     folder = tmp_path / "tasks"
     shutil.copytree(corpus["root"] / "tasks", folder)
-    with ScriptedServer({"default": {"content": "```python\n" + FLIP + "\n```"}}) as server:
-        run = run_eval(
-            dataset=str(folder), subset="t1,t2", base_url=server.base_url, model="scripted",
-            max_attempts=1, api_key_env="ARCNB_NO_KEY", output_dir=str(tmp_path / "logs"),
-            progress=False,
-        ).run_dir  # fmt: skip
+    run = scripted_run(
+        tmp_path, {"default": {"content": "```python\n" + FLIP + "\n```"}}, subset="t1,t2",
+        max_attempts=1, api_key_env="ARCNB_NO_KEY",
+    ).run_dir  # fmt: skip
     attempts = Path(run) / "attempts.jsonl"
     lines = attempts.read_text().splitlines(keepends=True)
     attempts.write_text("".join(lines + lines[:1]))  # as a resume that wrote a turn again

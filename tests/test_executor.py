@@ -65,7 +65,10 @@ def test_timeouts_per_grid(ex, body):
     code = f"def transform(grid):\n{body}\n"
     results = ex.run(code, GRIDS)
     assert statuses(results) == ["timeout", "timeout"]  # each grid still ran
-    assert all(0.4 < r.duration < 1.5 for r in results)
+    # each grid was given its whole limit, then stopped by the worker's own per-grid timer
+    # ("Timeout"), not by the pool's backstop deadline for a stuck worker ("WorkerFailure")
+    assert [r.error_type for r in results] == ["Timeout", "Timeout"]
+    assert all(r.duration >= ex.timeout for r in results)
     assert_healthy(ex)
 
 
@@ -83,7 +86,7 @@ def test_timeout_on_one_grid_leaves_other_grids_running(ex):
 def test_configurable_timeout(ex):
     code = "import time\ndef transform(g):\n    time.sleep(0.3)\n    return g\n"
     assert statuses(ex.run(code, GRIDS[:1], timeout=0.1)) == ["timeout"]
-    assert statuses(ex.run(code, GRIDS[:1], timeout=1.0)) == ["ok"]
+    assert statuses(ex.run(code, GRIDS[:1], timeout=10.0)) == ["ok"]  # ample under load
 
 
 @pytest.mark.parametrize(

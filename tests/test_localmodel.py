@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 from pathlib import Path
 
 import openai
@@ -46,21 +45,21 @@ def test_error_is_an_arcnb_error() -> None:
 
 
 def test_missing_model_path_fails_fast(tmp_path: Path) -> None:
-    start = time.monotonic()
+    server = LocalModelServer(tmp_path / "absent.gguf")
     with pytest.raises(LocalModelError, match="not found"):
-        LocalModelServer(tmp_path / "absent.gguf").start()
-    assert time.monotonic() - start < 1.0
+        server.start()
+    assert server.process is None  # checked before any server process was spawned
 
 
 def test_invalid_model_file_fails_with_log_tail(tmp_path: Path) -> None:
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"this is not a GGUF file\n" * 100)
-    server = LocalModelServer(bad, startup_timeout_s=60, log_path=tmp_path / "server.log")
-    start = time.monotonic()
+    # A startup timeout no busy machine reaches: the error must come from the process exiting
+    # as soon as loading fails ("exited with code"), not from the wait running out ("did not
+    # answer ... within").
+    server = LocalModelServer(bad, startup_timeout_s=300, log_path=tmp_path / "server.log")
     with pytest.raises(LocalModelError, match="exited with code") as info:
         server.start()
-    # The process exits as soon as loading fails; the error comes from that, not the timeout.
-    assert time.monotonic() - start < 30
     assert "server.log" in str(info.value)
     assert server.process is not None and server.process.poll() is not None
     server.stop()  # still safe after a failed start

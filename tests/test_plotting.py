@@ -13,9 +13,7 @@ from arcfixtures import BROKEN, FLIP, ROOT, key_of, make_tasks
 from arcfixtures import WRONG as SAME  # a valid program that is wrong on every task
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
-from scripted_server import ScriptedServer
 
-from arcnb import run_eval
 from arcnb.errors import InputError
 from arcnb.metrics import summarize_run
 from arcnb.plotting import (
@@ -36,19 +34,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 PANELS = 3 * (2 + 1)  # make_tasks: 2 train pairs and 1 test input per task
 
 
-def _run(tmp: Path, script: dict, **settings) -> Path:
-    with pytest.MonkeyPatch.context() as mp, ScriptedServer(script) as server:
-        mp.setenv("OPENAI_API_KEY", "fake-key-plotting-0123456789")
-        mp.chdir(tmp)  # no stray .env from the repository
-        result = run_eval(
-            dataset=str(tmp / "tasks"), subset="all_evaluation", base_url=server.base_url,
-            model="scripted", output_dir=str(tmp / "logs"), progress=False, **settings,
-        )  # fmt: skip
-    return result.run_dir
-
-
 @pytest.fixture(scope="module")
-def attempts_run(tmp_path_factory) -> Path:
+def attempts_run(tmp_path_factory, scripted_run) -> Path:
     """Three tasks x 2 attempts: right, wrong, broken, no code block, and API failures."""
     tmp = tmp_path_factory.mktemp("attempts")
     tasks = make_tasks(tmp / "tasks", ["good", "mixed", "fail"])
@@ -60,15 +47,15 @@ def attempts_run(tmp_path_factory) -> Path:
             {"match": key_of(tasks["fail"]), "responses": [{"status": 400}]},
         ],
     }  # fmt: skip
-    return _run(tmp, script, max_attempts=2)
+    return scripted_run(tmp, script, max_attempts=2).run_dir
 
 
 @pytest.fixture(scope="module")
-def turns_run(tmp_path_factory) -> Path:
+def turns_run(tmp_path_factory, scripted_run) -> Path:
     tmp = tmp_path_factory.mktemp("turns")
     make_tasks(tmp / "tasks", ["refine"])
     script = {"default": {"turns": {"1": {"content": SAME}, "2": {"content": FLIP}}}}
-    return _run(tmp, script, max_attempts=1, max_turns=3)
+    return scripted_run(tmp, script, max_attempts=1, max_turns=3).run_dir
 
 
 def _assert_png(path: Path) -> None:
@@ -180,7 +167,7 @@ def test_lost_dataset_draws_inputs_as_missing(attempts_run, tmp_path):
     _assert_png(Path(rows[0]["file"]))
 
 
-def test_plotting_and_explorer_agree_with_run_final_turns(tmp_path):
+def test_plotting_and_explorer_agree_with_run_final_turns(tmp_path, scripted_run):
     """A multi-turn run killed mid-attempt: an attempt's final turn is its highest recorded
     one (here not marked final), for the figures, the explorer and its recomputed vote."""
     tasks = make_tasks(tmp_path / "tasks", ["quick", "slow"])
@@ -191,7 +178,7 @@ def test_plotting_and_explorer_agree_with_run_final_turns(tmp_path):
                 {"turns": {"1": {"content": SAME}, "3": {"content": FLIP}}}]},
         ],
     }  # fmt: skip
-    run_dir = _run(tmp_path, script, max_attempts=2, max_turns=3)
+    run_dir = scripted_run(tmp_path, script, max_attempts=2, max_turns=3).run_dir
     # killed while slow's attempt 2 was in its third turn: that turn never got written
     lines = (run_dir / "attempts.jsonl").read_text().splitlines(keepends=True)
     key = ("slow", 1, 3)

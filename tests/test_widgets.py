@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 from arcfixtures import FLIP, WRONG, key_of, make_tasks
-from scripted_server import ScriptedServer
 
-from arcnb import run_eval
 from arcnb.errors import InputError
 from arcnb.logs import read_attempts
 from arcnb.widgets import (
@@ -29,7 +27,7 @@ PLANT = "<script>alert('pwned')</script>"
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
+def run_dir(tmp_path_factory, scripted_run) -> Path:
     """Three tasks: 'alpha' solved (planted <script> in the answer text and the reasoning),
     'beta' wrong at turn 1 then right at turn 2, 'gamma' refused by the server (HTTP 400)."""
     root = tmp_path_factory.mktemp("widgets")
@@ -43,15 +41,7 @@ def run_dir(tmp_path_factory) -> Path:
             {"match": key_of(tasks["gamma"]), "responses": [{"status": 400}]},
         ],
     }  # fmt: skip
-    with ScriptedServer(script) as server, pytest.MonkeyPatch.context() as mp:
-        mp.setenv("OPENAI_API_KEY", "fake-key-widgets-0123456789")
-        mp.chdir(root)
-        result = run_eval(
-            dataset=str(root / "tasks"), subset="all_evaluation", base_url=server.base_url,
-            model="scripted", max_attempts=2, max_turns=2, output_dir=str(root / "logs"),
-            progress=False,
-        )  # fmt: skip
-    return result.run_dir
+    return scripted_run(root, script, max_attempts=2, max_turns=2).run_dir
 
 
 def _record(run_dir: Path, task_id: str, attempt: int, turn: int) -> dict:
