@@ -1,8 +1,8 @@
 """Score predicted grids against expected grids: exact match and pixel accuracy.
 
 Grids are plain ``list[list[int]]`` with colours 0-9 (`arcnb.grid`). Predictions come from
-untrusted programs, so anything that is not a rectangular grid of integers (`as_grid`) scores
-zero instead of raising. Expected grids come from the dataset and raise `InputError` when
+untrusted programs, so anything that `arcnb.grid`'s one rule rejects (`as_grid`: ragged rows, a
+fraction, a boolean, a colour outside 0-9, ...) scores zero instead of raising. Expected grids come from the dataset and raise `InputError` when
 malformed (`arcnb.grid.expected_grid`).
 """
 

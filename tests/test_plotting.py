@@ -231,9 +231,9 @@ def test_plot_grid_never_raises_and_plot_task_panels(attempts_run):
     assert [plot_grid(ax, grid) for ax, grid in zip(axes, bad, strict=False)] == [False] * 6
     assert [ax.get_title() for ax in axes[:4]] == [
         "missing",
-        "invalid (not a rectangular grid of integers)",
-        "invalid (not a rectangular grid of integers)",
-        "invalid (colour 12 outside 0-9)",
+        "invalid (grid is empty)",
+        "invalid (ragged grid: row 1 has 1 cells, row 0 has 2)",
+        "invalid (row 0, column 0 holds 12, outside the colours 0-9)",
     ]
     assert plot_grid(axes[6], [[0, 1, 2], [3, 4, 5]], note="50%") is True
     assert axes[6].get_title() == "2x3 · 50%"

