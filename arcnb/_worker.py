@@ -7,9 +7,14 @@ each, answering one JSON line on stdout. It never runs untrusted code itself: ev
 runs in a fresh child forked from it, which drops privileges and is killed at its deadline.
 
 Protocol (one line each way):
-    request  {"code": str, "grids": [grid, ...], "timeout": float}
+    request  {"code": str, "grids": [grid, ...], "timeout": float, "compile_timeout": float}
     response {"results": [{"status", "output", "error_type", "error", "duration"}, ...]}
 The first line the worker writes is {"ready": true, "isolation": {...}}.
+
+Two clocks per child: `compile_timeout` covers the sandbox set-up, `compile()` and the
+program's top level, up to the child's first line ({"c": "ok"}, or the reason it failed);
+then each grid's `timeout` covers only `transform` on that grid. A child killed at a grid's
+deadline is replaced by a new one for the remaining grids, which compiles under its own limit.
 
 This file imports nothing from the arcnb package, so that it starts fast and never puts the
 package within a program's reach. The one rule it shares, what a program may return, lives in
@@ -224,13 +229,16 @@ class Worker:
             os._exit(70)
         write, dumps, validate = os.write, json.dumps, validate_grid
 
+        def put(data: bytes) -> None:
+            while data:
+                data = data[write(wfd, data) :]
+
         def send(i: int, status: str, output=None, etype=None, msg=None) -> None:
             line = dumps({"i": i, "s": status, "o": output, "t": etype, "e": msg}) + "\n"
             data = line.encode()
             if len(data) > RESULT_CAP:
                 data = (dumps({"i": i, "s": "invalid", "e": "result too large"}) + "\n").encode()
-            while data:
-                data = data[write(wfd, data) :]
+            put(data)
 
         def describe(exc: BaseException) -> tuple[str, str]:
             return type(exc).__name__, str(exc)[:500]
@@ -243,9 +251,10 @@ class Worker:
                 raise NameError("the program defines no transform() function")
         except BaseException as exc:  # definition failed: every grid fails the same way
             status = "memory" if isinstance(exc, MemoryError) else "error"
-            for i in range(start, len(grids)):
-                send(i, status, None, *describe(exc))
+            etype, msg = describe(exc)
+            put((dumps({"c": status, "t": etype, "e": msg}) + "\n").encode())
             os._exit(0)
+        put(b'{"c": "ok"}\n')  # compiled: the worker starts the first grid's clock now
         for i in range(start, len(grids)):
             try:
                 out = transform(grids[i])
@@ -261,16 +270,21 @@ class Worker:
         os._exit(0)
 
     # ---- worker side ------------------------------------------------------------------
-    def run(self, code: str, grids: list, timeout: float) -> list[dict]:
+    def run(self, code: str, grids: list, timeout: float, compile_timeout: float) -> list[dict]:
         results: list[dict] = []
         while len(results) < len(grids):
-            results.extend(self._run_from(code, grids, len(results), timeout))
+            results.extend(self._run_from(code, grids, len(results), timeout, compile_timeout))
         return results
 
-    def _run_from(self, code: str, grids: list, start: int, timeout: float) -> list[dict]:
-        """Fork a child for grids[start:]; return results up to the first that kills it."""
+    def _run_from(
+        self, code: str, grids: list, start: int, timeout: float, compile_timeout: float
+    ) -> list[dict]:
+        """Fork a child for grids[start:]; return results up to the first that kills it.
+
+        The child first compiles the program and runs its top level, under `compile_timeout`;
+        when that fails (or times out), every remaining grid gets the same result at once."""
         rfd, wfd = os.pipe()
-        cpu_s = int(timeout * (len(grids) - start)) + 2
+        cpu_s = math.ceil(compile_timeout + timeout * (len(grids) - start)) + 2
         pid = os.fork()
         if pid == 0:
             os.close(rfd)
@@ -281,13 +295,26 @@ class Worker:
         poller = select.poll()
         poller.register(rfd, select.POLLIN | select.POLLHUP)
         t_grid = time.perf_counter()
-        deadline = t_grid + timeout
+        deadline = t_grid + compile_timeout
+        compiling = True  # until the child's first line: compile() and the top level
+
+        def fail_all(r: dict) -> None:  # the program failed before any grid ran
+            out.extend({**r, "duration": 0.0} for _ in range(start + len(out), len(grids)))
+
         eof = killed = False
         try:
             while start + len(out) < len(grids):
                 if b"\n" in buf:
                     line, buf = buf.split(b"\n", 1)
-                    out.append(self._parse(line, start + len(out), time.perf_counter() - t_grid))
+                    if compiling:
+                        compiling = False
+                        failed = _compiled(line)
+                        if failed:
+                            fail_all(failed)
+                            break
+                    else:
+                        duration = time.perf_counter() - t_grid
+                        out.append(self._parse(line, start + len(out), duration))
                     t_grid = time.perf_counter()
                     deadline = t_grid + timeout
                     continue
@@ -297,6 +324,13 @@ class Worker:
                 if left <= 0 or not poller.poll(math.ceil(max(left, 0) * 1000)):
                     if time.perf_counter() >= deadline:
                         killed = True
+                        if compiling:
+                            why = (
+                                f"compile timed out after {compile_timeout:g} s (compiling the "
+                                "program and running its top level)"
+                            )
+                            fail_all(_result("timeout", None, "Timeout", why))
+                            break
                         out.append(_result("timeout", None, "Timeout", f"exceeded {timeout} s"))
                         out[-1]["duration"] = time.perf_counter() - t_grid
                         break
@@ -307,7 +341,11 @@ class Worker:
                 buf += chunk
                 if len(buf) > RESULT_CAP + 1024 and b"\n" not in buf:
                     killed = True
-                    out.append(_result("invalid", None, "InvalidOutput", "result too large"))
+                    r = _result("invalid", None, "InvalidOutput", "result too large")
+                    if compiling:
+                        fail_all(r)
+                    else:
+                        out.append(r)
                     break
         finally:
             os.close(rfd)
@@ -326,8 +364,12 @@ class Worker:
         else:  # the child died without answering this grid: its exit status says why
             _, status = os.waitpid(pid, 0)
             r = _death(status)
-            r["duration"] = time.perf_counter() - t_grid
-            out.append(r)
+            if compiling:  # it would die again in a new child: every grid gets the reason
+                r["error"] = f"while compiling or running the top level: {r['error']}"
+                fail_all(r)
+            else:
+                r["duration"] = time.perf_counter() - t_grid
+                out.append(r)
         return out
 
     def _parse(self, line: bytes, index: int, duration: float) -> dict:
@@ -349,6 +391,20 @@ class Worker:
             r = _result("invalid", None, "InvalidOutput", f"malformed result from program: {exc}")
         r["duration"] = duration
         return r
+
+
+def _compiled(line: bytes) -> dict | None:
+    """None when the child's first line says the program compiled, else every grid's result."""
+    try:
+        msg = json.loads(line)
+        status = msg["c"]
+        if status == "ok":
+            return None
+        if status not in ("error", "memory"):
+            raise ValueError(f"unknown compile status {status!r:.20}")
+        return _result(status, None, str(msg.get("t") or "")[:100], str(msg.get("e") or "")[:500])
+    except Exception as exc:
+        return _result("invalid", None, "InvalidOutput", f"malformed result from program: {exc}")
 
 
 def _result(status: str, output=None, etype: str | None = None, error: str | None = None) -> dict:
@@ -382,7 +438,9 @@ def main() -> None:
     for line in sys.stdin.buffer:
         req = json.loads(line)
         try:
-            results = worker.run(req["code"], req["grids"], float(req["timeout"]))
+            results = worker.run(
+                req["code"], req["grids"], float(req["timeout"]), float(req["compile_timeout"])
+            )
             reply = {"results": results}
         except Exception as exc:  # a worker bug, reported rather than hanging the pool
             reply = {"error": f"{type(exc).__name__}: {exc}"}

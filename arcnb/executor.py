@@ -4,8 +4,12 @@ Each worker (`arcnb/_worker.py`, started as its own interpreter with a scrubbed 
 imports numpy and friends once, cuts itself off the network, then forks a child per program.
 The child drops to an unprivileged uid, is chrooted into an empty read-only directory, gets
 resource limits (address space, CPU, file size 0, no new processes) and /dev/null for stdio,
-and sends one JSON line per grid back through a pipe. The worker kills the child's process
-group at each grid's wall-clock deadline and forks a new child for the remaining grids.
+and sends one JSON line per grid back through a pipe. The child first compiles the program and
+runs its top level under a limit of its own (`compile_timeout`, default `COMPILE_TIMEOUT_S`);
+only then does the first grid's clock start, so each grid's deadline covers `transform` on that
+grid alone. The worker kills the child's process group at the compile deadline (every grid then
+times out with a reason saying so) or at a grid's deadline (then it forks a new child, which
+compiles again under its own limit, for the remaining grids).
 
 Results are JSON (never unpickled), validated strictly by the worker before they leave it: a
 non-empty rectangular list of lists of ints 0-9, at most 30x30 (`arcnb.grid.model_output`).
@@ -18,6 +22,7 @@ import collections
 import json
 import logging
 import os
+import queue
 import select
 import shutil
 import subprocess
@@ -41,7 +46,11 @@ STATUSES: tuple[str, ...] = ("ok", "timeout", "memory", "error", "invalid")
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
 # Environment variables a worker may inherit: nothing secret, only what numpy/BLAS need.
 _ENV_KEEP = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LD_LIBRARY_PATH", "TMPDIR")
-_SLACK_S = 5.0  # on top of the per-grid timeouts: fork, compile, pipe transfer
+# Seconds for compile() plus the program's top level, per child, apart from the per-grid
+# timeout. 1 MB of source compiles in 1-2.5 s on a busy core, and took over 5 s at a load of 4
+# per core: the limit leaves room for that, and costs only a program whose top level hangs.
+COMPILE_TIMEOUT_S = 10.0
+_SLACK_S = 5.0  # on top of the compile and per-grid limits: fork, pipe transfer, JSON
 _START_TIMEOUT_S = 60.0  # a cold worker imports numpy (and scipy when present)
 
 
@@ -55,7 +64,8 @@ class ExecResult:
         output: The grid returned, when status is ok.
         error_type: Exception type name (or Timeout, Crash, Exit, InvalidOutput).
         error: Human-readable detail, at most 500 characters.
-        duration: Wall-clock seconds this grid took in the worker.
+        duration: Wall-clock seconds this grid's `transform` took in the worker (0.0 when the
+            program failed to compile or its top level failed, so no grid ran).
     """
 
     status: Status
@@ -91,6 +101,7 @@ class _Job:
     payload: bytes
     n_grids: int
     timeout: float
+    compile_timeout: float
     future: Future
     tries: int = 0
 
@@ -100,7 +111,9 @@ class _Worker:
 
     Jobs are pipelined: up to `depth` requests sit in the worker's stdin, so it starts the next
     program the moment it replies to the previous one. A reader thread resolves the jobs' futures
-    in order and enforces each job's deadline, which starts when the job reaches the head.
+    in order and enforces each job's deadline, which starts when the job reaches the head. A
+    writer thread feeds stdin, so that queueing a large program (1 MB is more than the pipe
+    holds) behind a busy one blocks neither the caller nor the pool's lock.
     """
 
     def __init__(self, pool: Executor) -> None:
@@ -120,6 +133,7 @@ class _Worker:
         self.isolation: dict[str, Any] = {}
         self.jail: str | None = None
         self.jobs: collections.deque[_Job] = collections.deque()
+        self.outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self.dead = False
 
     def wait_ready(self) -> None:
@@ -129,12 +143,21 @@ class _Worker:
         self.isolation = msg["isolation"]
         self.jail = msg.get("jail")
         threading.Thread(target=self._reader, name="arcnb-exec-reader", daemon=True).start()
+        threading.Thread(target=self._writer, name="arcnb-exec-writer", daemon=True).start()
 
     def submit(self, job: _Job) -> None:
-        """Queue a job (the pool holds its lock). Raises OSError when the worker is gone."""
+        """Queue a job (the pool holds its lock); never blocks."""
         self.jobs.append(job)
-        self.proc.stdin.write(job.payload)
-        self.proc.stdin.flush()
+        self.outbox.put(job.payload)
+
+    def _writer(self) -> None:
+        # A write that fails means the worker died: its reader sees EOF and hands the jobs over.
+        while (payload := self.outbox.get()) is not None and not self.dead:
+            try:
+                self.proc.stdin.write(payload)
+                self.proc.stdin.flush()
+            except (OSError, ValueError):
+                return
 
     def _reader(self) -> None:
         started: float | None = None  # when the job at the head began to run
@@ -153,7 +176,9 @@ class _Worker:
             if started is None:
                 started = time.monotonic()
             try:
-                msg = self._read_line(started + job.n_grids * job.timeout + _SLACK_S)
+                # Worst case: every grid hangs, and each new child compiles for its whole limit.
+                limit = job.n_grids * (job.timeout + job.compile_timeout) + _SLACK_S
+                msg = self._read_line(started + limit)
             except (TimeoutError, EOFError, OSError, ValueError) as exc:
                 if not self.dead:
                     self.pool._worker_failed(self, exc)
@@ -184,6 +209,7 @@ class _Worker:
 
     def kill(self) -> None:
         self.dead = True
+        self.outbox.put(None)  # ends the writer thread
         try:
             os.killpg(self.proc.pid, 9)
         except (ProcessLookupError, PermissionError):
@@ -205,7 +231,10 @@ class Executor:
 
     Args:
         workers: Worker processes (default: one per core).
-        timeout: Wall-clock seconds allowed per grid (default 0.5).
+        timeout: Wall-clock seconds allowed per grid for `transform` (default 0.5).
+        compile_timeout: Wall-clock seconds allowed for compiling the program and running its
+            top level, before the first grid's clock starts (default `COMPILE_TIMEOUT_S`, 10).
+            Past it every grid gets status timeout, "compile timed out after ... s".
         memory_mb: Address space a program may map on top of the worker's own, in MB.
         require_isolation: Raise ExecutorError instead of degrading when a sandboxing
             mechanism (network namespace or seccomp, unprivileged uid, chroot) is unavailable.
@@ -216,14 +245,20 @@ class Executor:
         self,
         workers: int | None = None,
         timeout: float = 0.5,
+        compile_timeout: float = COMPILE_TIMEOUT_S,
         memory_mb: int = 512,
         require_isolation: bool = False,
         depth: int = 2,
     ) -> None:
         if timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+        if not 0 < compile_timeout < float("inf"):
+            raise ValueError(
+                f"compile_timeout must be > 0 seconds and finite, got {compile_timeout}"
+            )
         self.n_workers = workers or os.cpu_count() or 1
         self.timeout = timeout
+        self.compile_timeout = compile_timeout
         self.memory_mb = memory_mb
         self.require_isolation = require_isolation
         self.depth = max(1, depth)
@@ -267,7 +302,8 @@ class Executor:
         if iso.get("filesystem") != "chroot":
             missing.append("filesystem jail (chroot needs root or CAP_SYS_CHROOT)")
         level = "full" if not missing else "partial"
-        summary = {"level": level, **iso, "missing": missing}
+        summary = {"level": level, **iso, "compile_timeout_s": self.compile_timeout}
+        summary["missing"] = missing
         if missing:
             text = "arcnb executor runs with reduced isolation; missing: " + "; ".join(missing)
             if self.require_isolation:
@@ -312,8 +348,14 @@ class Executor:
         """Queue a program; returns a concurrent.futures.Future of its list of ExecResult."""
         self.start()
         timeout = timeout or self.timeout
-        payload = (json.dumps({"code": code, "grids": grids, "timeout": timeout}) + "\n").encode()
-        job = _Job(payload, len(grids), timeout, Future())
+        request = {
+            "code": code,
+            "grids": grids,
+            "timeout": timeout,
+            "compile_timeout": self.compile_timeout,
+        }
+        payload = (json.dumps(request) + "\n").encode()
+        job = _Job(payload, len(grids), timeout, self.compile_timeout, Future())
         if not grids:
             job.future.set_result([])
             return job.future
@@ -337,17 +379,15 @@ class Executor:
                 return
             job = self._pending.popleft()
             self._load[worker] += 1
-            try:
-                worker.submit(job)
-            except (OSError, ValueError):  # it died; its reader hands its jobs over, this one too
-                pass
+            worker.submit(job)  # if it died, its reader hands its jobs over, this one too
 
     def run(self, code: str, grids: list[Grid], timeout: float | None = None) -> list[ExecResult]:
         """Run `code`'s transform on each grid, in a fresh sandboxed child.
 
         Args:
             code: Python source defining `transform(grid)`.
-            grids: Input grids; each gets its own wall-clock timeout.
+            grids: Input grids; each gets its own wall-clock timeout for `transform`, after
+                the program has compiled under the executor's `compile_timeout`.
             timeout: Seconds per grid (default: the executor's).
 
         Returns:

@@ -1,6 +1,7 @@
 """Executor throughput: warm hardened pool vs one fresh interpreter per program.
 
     uv run python bench/executor.py [--programs 4000] [--baseline-programs 60] [--repeats 3]
+    uv run python bench/executor.py --compile-only    # only the compile-time figure
 
 A mixed batch of unique programs (half pure Python, half numpy), each run on 4 ARC grids.
 An *execution* is one program run on one grid. The baseline is the naive harness: one fresh
@@ -10,6 +11,11 @@ understates the pool's advantage at equal safety. For reference the bench also t
 naive variant, one subprocess per program running all 4 grids. Figures are medians over
 --repeats runs, all measured in this same process. Last line:
     pool <N> exec/s (isolation <level>) | naive <M> exec/s | ratio <R>x
+
+First the compile figure: programs of 37 KB, 186 KB and 1 MB in two shapes (half a dict literal,
+half small helpers; or only helpers with a comprehension each), timed with compile() in this process and end to end through the pool on one
+grid (minus a tiny program's time), with the pool's status under its compile limit; one run
+each.
 """
 
 from __future__ import annotations
@@ -71,6 +77,53 @@ def make_batch(n: int) -> list[tuple[str, list]]:
     return batch
 
 
+def big_program(n_bytes: int, shape: str) -> str:
+    """About n_bytes of valid source defining transform; shape "literal" or "functions"."""
+    lines, size, i = [], 0, 0
+    if shape == "literal":
+        lines.append("TABLE = {")
+        while size < n_bytes // 2:
+            lines.append(f"    {i}: [{i % 10}, {i * 7 % 10}, {i * 3 % 10}],")
+            size += len(lines[-1]) + 1
+            i += 1
+        lines.append("}")
+        body = "return grid if {j} >= 0 else None"
+    else:
+        body = "return [[(v + {j}) % 10 for v in row] for row in grid]"
+    j = 0
+    while size < n_bytes:
+        lines.append(f"def helper_{j}(grid):\n    " + body.format(j=j))
+        size += len(lines[-1]) + 1
+        j += 1
+    lines.append("def transform(grid):\n    return helper_0([row[::-1] for row in grid])\n")
+    return "\n".join(lines)
+
+
+def compile_figures(ex: Executor) -> None:
+    """Print compile() seconds and the pool's end-to-end seconds per program size and shape."""
+    grid = [[1, 2], [3, 4]]
+    tiny = "def transform(grid):\n    return grid\n"
+
+    def pool_s(code: str) -> tuple[float, str]:
+        t0 = time.perf_counter()
+        (r,) = ex.run(code, [grid])
+        return time.perf_counter() - t0, r.status
+
+    base = statistics.median(pool_s(tiny)[0] for _ in range(5))
+    print(f"compile limit {ex.compile_timeout:g} s, per-grid timeout {ex.timeout:g} s")
+    for shape in ("literal", "functions"):
+        for n in (37_000, 186_000, 1_000_000):
+            code = big_program(n, shape)
+            t0 = time.perf_counter()
+            compile(code, "<program>", "exec")
+            local = time.perf_counter() - t0
+            pool, status = pool_s(code)
+            print(
+                f"{shape:9} {len(code) / 1000:6,.0f} KB: compile() {local:6.3f} s | pool, one "
+                f"grid, {pool - base:6.3f} s over a tiny program, status {status}"
+            )
+
+
 def run_pool(ex: Executor, batch: list) -> tuple[float, int]:
     t0 = time.perf_counter()
     results = ex.run_many(batch)
@@ -113,11 +166,17 @@ def main() -> None:
     ap.add_argument("--baseline-programs", type=int, default=60, help="programs for the naive run")
     ap.add_argument("--repeats", type=int, default=3, help="runs of each; medians are reported")
     ap.add_argument("--workers", type=int, default=None, help="pool size (default: cores)")
+    ap.add_argument("--compile-only", action="store_true", help="only the compile-time figure")
     args = ap.parse_args()
+    if args.compile_only:
+        with Executor(workers=args.workers) as ex:
+            compile_figures(ex)
+        return
 
     batch = make_batch(args.programs)
     small = make_batch(args.baseline_programs)
     with Executor(workers=args.workers) as ex:
+        compile_figures(ex)
         ex.run_many(batch[:50])  # warm-up: workers started, caches hot
         pool, naive, per_program = [], [], []
         for rep in range(args.repeats):

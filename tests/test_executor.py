@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from arcnb.executor import ExecResult, Executor
+from arcnb.executor import COMPILE_TIMEOUT_S, ExecResult, Executor
 
 GRIDS = [[[1, 2], [3, 4]], [[5, 6, 7]]]
 MIRROR = "def transform(grid):\n    return [row[::-1] for row in grid]\n"
@@ -227,10 +227,11 @@ def test_megabytes_printed(ex):
         ("[]", "empty"),
         ("[[True, False]]", "bool"),
         ("[[10]]", "10"),
-        ("[[1.0]]", "float"),
-        ("((1, 2),)", "tuple"),
+        ("[[1.5]]", "1.5, not a whole number"),
+        ("[[float('nan')]]", "NaN"),
+        ("((1, 2), (3,))", "ragged"),
         ("'grid'", "str"),
-        ("None", "NoneType"),
+        ("None", "got None"),
         ("[[1] * 31]", "31 columns"),
         ("[[1]] * 31", "31 rows"),
         ("[[-1]]", "-1"),
@@ -243,7 +244,7 @@ def test_non_grid_outputs(ex, ret, why):
 
 
 def test_huge_output_is_capped(ex):
-    code = "def transform(grid):\n    return [[1] * 10_000_000]\n"
+    code = "def transform(grid):\n    return [[1] * 1_000_000]\n"  # 8 MB of list, far over the cap
     results = ex.run(code, GRIDS)
     assert statuses(results) == ["invalid", "invalid"]
 
@@ -290,12 +291,6 @@ def test_syntax_error_and_missing_transform(ex):
     assert {r.error_type for r in results} == {"SyntaxError"}
     results = ex.run("x = 1\n", GRIDS)
     assert {r.error_type for r in results} == {"NameError"}
-
-
-def test_top_level_infinite_loop(ex):
-    results = ex.run("while True:\n    pass\ndef transform(g):\n    return g\n", GRIDS)
-    assert statuses(results) == ["timeout", "timeout"]
-    assert_healthy(ex)
 
 
 def test_worker_death_is_survived():
@@ -364,3 +359,108 @@ def test_degraded_isolation_warns_once_and_records_level():
     level, network, uid, status, n_warnings = out.stdout.split()
     assert (level, uid, status, n_warnings) == ("partial", "same-as-worker", "ok", "1")
     assert network in ("userns+netns", "seccomp")
+
+
+# ---- compile before the clock -------------------------------------------------------------
+def big_program(n_bytes: int) -> str:
+    """A valid program of about n_bytes: a large dict literal, small helpers, transform."""
+    lines = ["TABLE = {"]
+    i = size = 0
+    while size < n_bytes // 2:
+        lines.append(f"    {i}: [{i % 10}, {i * 7 % 10}, {i * 3 % 10}],")
+        size += len(lines[-1]) + 1
+        i += 1
+    lines.append("}")
+    j = 0
+    while size < n_bytes:
+        lines.append(f"def helper_{j}(grid):\n    return grid if TABLE[{j}][0] >= 0 else None")
+        size += len(lines[-1]) + 1
+        j += 1
+    lines.append("def transform(grid):\n    return helper_0([row[::-1] for row in grid])\n")
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def ex_short_compile():
+    with Executor(workers=1, timeout=0.5, compile_timeout=1.0) as executor:
+        yield executor
+
+
+def test_megabyte_program_passes_with_default_limits(ex):
+    code = big_program(1_000_000)
+    assert len(code) >= 1_000_000
+    assert ex.timeout == 0.5 and ex.compile_timeout == COMPILE_TIMEOUT_S
+    results = ex.run(code, GRIDS)
+    assert statuses(results) == ["ok", "ok"], [r.error for r in results]
+    assert [r.output for r in results] == MIRRORED
+
+
+def test_top_level_is_not_charged_to_the_first_grid(ex):
+    # 1.5 s of top level: three times the per-grid timeout, well inside the compile limit
+    code = "import time\ntime.sleep(1.5)\n" + MIRROR
+    results = ex.run(code, GRIDS)
+    assert statuses(results) == ["ok", "ok"]
+    assert [r.output for r in results] == MIRRORED
+
+
+def test_top_level_loop_hits_the_compile_limit(ex_short_compile):
+    ex1 = ex_short_compile
+    results = ex1.run("while True:\n    pass\n" + MIRROR, GRIDS)
+    assert statuses(results) == ["timeout", "timeout"]
+    assert {r.error_type for r in results} == {"Timeout"}
+    assert {r.error for r in results} == {
+        "compile timed out after 1 s (compiling the program and running its top level)"
+    }
+    assert_healthy(ex1)
+
+
+def test_failures_before_transform_mark_every_grid(ex_short_compile):
+    ex1 = ex_short_compile
+    results = ex1.run("def transform(grid) return grid", GRIDS)
+    assert statuses(results) == ["error", "error"]
+    assert {r.error_type for r in results} == {"SyntaxError"}
+    assert "line 1" in results[0].error
+    results = ex1.run("raise ValueError('bad top level')\n" + MIRROR, GRIDS)
+    assert [(r.status, r.error_type, r.error) for r in results] == [
+        ("error", "ValueError", "bad top level")
+    ] * 2
+    results = ex1.run("import os\nos._exit(3)\n" + MIRROR, GRIDS)  # dies before any grid
+    assert statuses(results) == ["error", "error"]
+    assert (
+        results[1].error == "while compiling or running the top level: program exited with code 3"
+    )
+    assert_healthy(ex1)
+
+
+def test_transform_loop_still_times_out_per_grid(ex_short_compile):
+    code = "def transform(grid):\n    while True:\n        pass\n"
+    results = ex_short_compile.run(code, GRIDS)
+    assert statuses(results) == ["timeout", "timeout"]
+    assert {r.error for r in results} == {"exceeded 0.5 s"}  # the per-grid limit, not compile's
+
+
+def test_compile_timeout_must_be_positive_and_finite():
+    for bad in (0, -1.0, float("inf")):
+        with pytest.raises(ValueError, match="compile_timeout"):
+            Executor(compile_timeout=bad)
+
+
+def test_large_program_queued_behind_a_busy_one_does_not_block():
+    """1 MB is more than a pipe holds: queueing it behind a running program must not wait for
+    that program (the caller may be an event loop; the pool's lock must stay free)."""
+    import time
+
+    code = big_program(1_000_000)
+    with Executor(workers=1, timeout=10.0, depth=2) as ex1:
+        slow = ex1.submit(
+            "import time\ndef transform(g):\n    time.sleep(3)\n    return g\n", GRIDS[:1]
+        )
+        t0 = time.monotonic()
+        big = ex1.submit(code, GRIDS)
+        queued_in = time.monotonic() - t0
+        (slow_result,) = slow.result()
+        assert slow_result.status == "ok"
+        # Relative, so load cannot flake it: a blocking write would return only after the
+        # worker had finished the slow program, i.e. after at least its 3 s of transform.
+        assert queued_in < slow_result.duration
+        assert [r.output for r in big.result()] == MIRRORED
