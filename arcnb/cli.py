@@ -12,10 +12,11 @@ from collections.abc import Callable, Sequence
 
 from arcnb import _cli_dataset, tasks
 from arcnb.config import DEFAULT_LOGS_DIR, RunConfig
-from arcnb.errors import InputError
+from arcnb.errors import InputError, RunFailedError
 from arcnb.settings import add_flags, settings_from_args
 
-_EXIT_INPUT_ERROR = 2  # same code argparse uses for bad arguments
+_EXIT_RUN_FAILED = 1  # the run ran, but every request failed or --max-failures stopped it
+_EXIT_INPUT_ERROR = 2  # same code argparse uses for bad arguments; also a refused API key
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,18 +26,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: Arguments without the program name; defaults to ``sys.argv[1:]``.
 
     Returns:
-        The exit code: 0 on success, 2 on bad input (the message is printed to stderr as one
-        line, without a traceback).
+        The exit code: 0 on success, 1 when a run failed (every request failed, or
+        ``--max-failures`` stopped it), 2 on bad input, including a key the endpoint refused
+        (the message is printed to stderr as one line, without a traceback).
     """
     parser = _build_parser()
     args = parser.parse_args(argv)
     command: Callable[[argparse.Namespace], int] = args.func
     try:
         return command(args)
-    except InputError as e:
+    except (InputError, RunFailedError) as e:
         message = " ".join(str(e).split())  # one line, whatever the message holds
         print(f"arcnb: error: {message}", file=sys.stderr)
-        return _EXIT_INPUT_ERROR
+        return _EXIT_INPUT_ERROR if isinstance(e, InputError) else _EXIT_RUN_FAILED
 
 
 def entry() -> None:
@@ -92,6 +94,17 @@ def _cmd_subsets(args: argparse.Namespace) -> int:
 def _add_run_args(parser: argparse.ArgumentParser) -> None:
     # Every RunConfig field is a flag: names, defaults, help and choices come from its `setting`.
     add_flags(parser, RunConfig)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter  # the epilog's lines as written
+    parser.epilog = """\
+API keys: OPENAI_API_KEY (environment or .env) is sent only to OpenAI's API
+(https://api.openai.com). Any other endpoint gets the key in the variable named
+by --api-key-env, or no key (the placeholder 'none': the SDK needs a string).
+A key never goes over plain http to a host other than 127.0.0.1/localhost
+unless --allow-insecure-key is given.
+
+exit codes: 0 done; 1 the run failed (every request failed, or --max-failures
+stopped it); 2 bad input, or the endpoint refused the key (401/403: the run
+stops at once, and --resume finishes it once the key is fixed); 130 interrupted."""
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -19,6 +19,9 @@ DEFAULT_MODEL = "gpt-4.1-mini"
 REASONING_BUDGETS: dict[str, int] = {"low": 2000, "medium": 8000, "high": 32000}
 REASONING_EFFORTS = tuple(REASONING_BUDGETS)
 DEFAULT_LOGS_DIR = "logs"  # where run directories are written, and read back from
+# --max-failures as a fraction is judged only after this many answered requests, so that the
+# first few failures of a healthy endpoint (a 500 that outlived its retries) stop nothing.
+MIN_TURNS_FOR_FRACTION = 20
 
 _BUDGETS_TEXT = ", ".join(f"{k} {v // 1000}k" for k, v in REASONING_BUDGETS.items())
 
@@ -33,7 +36,8 @@ class RunConfig:
 
     dataset: str = setting(
         "arc-agi-1",
-        help="arc-agi-1, arc-agi-2, arc-prize-2024, arc-prize-2025, or a folder of task JSON files",
+        help="arc-agi-1 (corrected), arc-agi-1-2019 (the uncorrected 2019 snapshot), arc-agi-2, "
+        "arc-prize-2024, arc-prize-2025, or a folder of task JSON files",
     )
     subset: str = setting(
         "shortest_training_10",
@@ -43,8 +47,8 @@ class RunConfig:
     limit: int | None = setting(None, help="only the first N tasks", metavar="N")
     model: str | None = setting(
         None,
-        help=f"model id (default: {DEFAULT_MODEL}; the bundled local model when neither "
-        "--base-url nor an API key is given)",
+        help=f"model id (default: {DEFAULT_MODEL}; with no --model, no --base-url, no "
+        "--api-key-env and no OPENAI_API_KEY: the bundled demonstration model)",
     )
     base_url: list[str] | None = setting(
         None,
@@ -79,10 +83,23 @@ class RunConfig:
         help="continue a killed run; finished attempts are never requested again",
         metavar="RUN_DIR",
     )
-    api_key_env: str = setting(
-        "OPENAI_API_KEY",
-        help="environment variable (or .env entry) holding the API key, never the key itself",
+    api_key_env: str | None = setting(
+        None,
+        help="environment variable (or .env entry) holding the key for --base-url, never the "
+        "key itself; unset: OPENAI_API_KEY is sent to https://api.openai.com only, and other "
+        "endpoints get no key",
         metavar="NAME",
+    )
+    allow_insecure_key: bool = setting(
+        False,
+        help="send the key over plain http to a host other than 127.0.0.1/localhost "
+        "(refused otherwise: anyone on the path can read it)",
+    )
+    max_failures: float | None = setting(
+        None,
+        help="stop the run (exit 1) once N requests have failed after their retries (N >= 1), "
+        f"or a fraction F (0 < F < 1) of them once {MIN_TURNS_FOR_FRACTION} have been answered",
+        metavar="N|F",
     )
     price_in: float | None = setting(
         None, help="USD per million input tokens (overrides the price table)", metavar="USD"
@@ -130,6 +147,20 @@ class RunConfig:
         for ok, message in checks:
             if not ok:
                 raise InputError(message)
+        count = self.max_failures is not None and self.max_failures >= 1
+        if self.max_failures is not None and not (
+            (count and float(self.max_failures).is_integer()) or 0 < self.max_failures < 1
+        ):
+            raise InputError(
+                "--max-failures must be a count (1, 2, ...) or a fraction between 0 and 1, "
+                f"got {self.max_failures}"
+            )
+        # A name, so that a key pasted here by mistake is refused (and never echoed or logged).
+        if self.api_key_env is not None and not re.fullmatch(r"[A-Za-z_]\w*", self.api_key_env):
+            raise InputError(
+                "--api-key-env takes the name of the variable holding the key "
+                "(e.g. OPENROUTER_API_KEY), not the key itself"
+            )
         for url in self.base_url or []:
             if not re.match(r"^https?://[^/\s]+", url):
                 raise InputError(f"--base-url must be an http(s) URL, got {url!r}")

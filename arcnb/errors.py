@@ -14,3 +14,34 @@ class InputError(ArcnbError):
 
 class ExecutorError(ArcnbError):
     """The executor itself could not run (not a failure of the program it ran)."""
+
+
+class AuthError(InputError):
+    """The endpoint refused the API key (HTTP 401 or 403): the run stopped at once.
+
+    An input error (the key, or the variable naming it, is wrong), so the CLI exits with 2.
+    No request it refused was recorded, so ``arcnb run --resume`` finishes the run once the
+    key is fixed.
+
+    Attributes:
+        run_dir: The run directory (config and the attempts finished before the refusal).
+    """
+
+    def __init__(self, message: str, run_dir: str | None = None):
+        super().__init__(message)
+        self.run_dir = run_dir
+
+
+class RunFailedError(ArcnbError):
+    """A run produced nothing usable: every request failed, or ``--max-failures`` stopped it.
+
+    Everything is still recorded (each failed request in attempts.jsonl, the summary with
+    ``stopped_by``); the CLI prints the reason as one line and exits with 1.
+
+    Attributes:
+        run_dir: The run directory.
+    """
+
+    def __init__(self, message: str, run_dir: str | None = None):
+        super().__init__(message)
+        self.run_dir = run_dir

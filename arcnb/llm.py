@@ -7,12 +7,17 @@ with the fewest requests in flight. `complete()` never raises for API faults: it
 
 `request_params()` builds the keyword arguments sent with every request; the runner logs that
 dict verbatim in each attempt record, so it holds every sampling parameter and no secret.
+
+`api_key_for()` decides which key, if any, goes to which endpoints: OPENAI_API_KEY only ever to
+OpenAI's API, another endpoint's key only from a variable the user names, and no key over
+plain http to a host other than this machine unless the user allows it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import ipaddress
 import json
 import logging
 import os
@@ -33,6 +38,7 @@ from arcnb.extract import join_reasoning, split_think
 logger = logging.getLogger("arcnb")
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+OPENAI_KEY_ENV = "OPENAI_API_KEY"  # read for OpenAI's own API only
 # Tokens left for the visible answer on top of a reasoning budget when the user sets no
 # max_tokens: a program with a short explanation is 500-3000 tokens, so 8000 keeps the answer
 # from being cut off by a model that spends its whole reasoning budget.
@@ -44,13 +50,16 @@ FAILURES: tuple[str, ...] = (
     "timeout",
     "malformed",
     "empty",
+    "auth",
     "client_error",
 )
 RETRIED: frozenset[str] = frozenset(
     {"rate_limit", "server_error", "connection", "timeout", "malformed", "empty"}
 )
 _RETRIED_4XX = (408, 409)  # request timeout, conflict: transient although 4xx
-_NO_KEY = "not-needed"  # local servers take any key; the SDK insists on one
+_AUTH_STATUS = (401, 403)  # the key is missing, wrong or not allowed: "auth", never retried
+# Sent when no key is: the SDK insists on some string; endpoints that need none ignore it.
+NO_KEY_PLACEHOLDER = "none"
 
 # USD per million tokens (input, output): published list prices as of 2025-08 (OpenAI API
 # pricing page, Google AI / OpenRouter, Anthropic). Models whose price we are not sure of are
@@ -363,6 +372,8 @@ def _classify(exc: Exception) -> _Failure:
         retry_after = parse_retry_after(exc.response.headers.get("retry-after"))
         if status == 429:
             kind = "rate_limit"
+        elif status in _AUTH_STATUS:
+            kind = "auth"
         elif status >= 500:
             kind = "server_error"
         else:
@@ -410,7 +421,8 @@ class LLMClient:
     Args:
         model: Model id (already in `params["model"]`; kept for logs and prices).
         base_urls: Endpoints to spread requests over; None or [] for OpenAI's API.
-        api_key: The key (see `resolve_api_key`); None for local servers.
+        api_key: The key (see `api_key_for`), sent to every endpoint; None sends the
+            placeholder NO_KEY_PLACEHOLDER instead.
         params: Keyword arguments from `request_params`, sent with every request.
         api_timeout: Seconds one try may take.
         max_tries: Requests sent at most per `complete` call.
@@ -449,7 +461,7 @@ class LLMClient:
         self._clients = {
             url: AsyncOpenAI(
                 base_url=url,
-                api_key=api_key or _NO_KEY,
+                api_key=api_key or NO_KEY_PLACEHOLDER,
                 max_retries=0,
                 # aiohttp as the SDK's transport: the SDK's documented choice for high
                 # concurrency; measured here at about 60% of the default transport's CPU
@@ -600,3 +612,87 @@ def resolve_api_key(
     if not path or not os.path.isfile(path):
         return None
     return dotenv_values(path).get(api_key_env) or None
+
+
+def is_openai_api(url: str | None) -> bool:
+    """Whether a base URL is OpenAI's own API over https (None: the default, which is)."""
+    if not url:
+        return True
+    parts = urlparse(url)
+    return parts.scheme == "https" and parts.hostname == "api.openai.com"
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether a host name is this machine: localhost, 127.0.0.0/8 or ::1."""
+    if not host:
+        return False
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def api_key_for(
+    model: str,
+    base_urls: list[str] | None,
+    api_key_env: str | None = None,
+    *,
+    allow_insecure_key: bool = False,
+    dotenv_path: str | None = None,
+) -> str | None:
+    """The key to send to the endpoints of a run, or None to send none.
+
+    - No `api_key_env`: OpenAI's API (no `base_urls`, or https://api.openai.com) gets
+      OPENAI_API_KEY, which must be set; any other endpoint gets no key (the SDK sends the
+      placeholder NO_KEY_PLACEHOLDER), so the OpenAI key never leaves for a third party.
+    - `api_key_env` given: that variable's value goes to every endpoint; it must be set.
+    - A key is never sent over plain http to a host other than this machine (loopback)
+      unless `allow_insecure_key`.
+
+    Args:
+        model: Model id (named in the error messages).
+        base_urls: The run's endpoints; None or [] for OpenAI's API.
+        api_key_env: Name of the variable holding the key, or None (see above).
+        allow_insecure_key: Allow a key over plain http to a non-loopback host.
+        dotenv_path: The .env file; None searches the working directory and its parents.
+
+    Returns:
+        The key, or None.
+
+    Raises:
+        InputError: The key needed is not set, OPENAI_API_KEY would have to go to another
+            endpoint as well, or the key would travel over plain http to another machine.
+    """
+    urls = base_urls or [OPENAI_BASE_URL]
+    if api_key_env is None:
+        n_openai = sum(is_openai_api(u) for u in urls)
+        if n_openai == 0:
+            return None
+        if n_openai < len(urls):
+            raise InputError(
+                f"--base-url mixes OpenAI's API with other endpoints, and {OPENAI_KEY_ENV} goes "
+                "to OpenAI's API only: name a key for all of them with --api-key-env"
+            )
+        name = OPENAI_KEY_ENV
+    else:
+        name = api_key_env
+    key = resolve_api_key(name, dotenv_path)
+    if key is None:
+        if api_key_env is None:
+            raise InputError(
+                f"model {model!r} runs on OpenAI's API, which needs a key: {name} is not set "
+                "in the environment or in .env (for another endpoint pass --base-url; with "
+                "no --model arcnb runs its bundled demonstration model)"
+            )
+        raise InputError(f"--api-key-env {name}: {name} is not set in the environment or in .env")
+    for url in urls:
+        parts = urlparse(url)
+        if parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_insecure_key:
+            raise InputError(
+                f"refusing to send the key in {name} over plain http to {parts.hostname} "
+                f"({url}): anyone on the network path can read it; use https, or pass "
+                "--allow-insecure-key if that network is yours"
+            )
+    return key

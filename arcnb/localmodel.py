@@ -1,7 +1,7 @@
 """The bundled offline model: SmolLM2-135M-Instruct served by llama.cpp on 127.0.0.1.
 
-`arcnb run` falls back to this when it is given neither `--base-url` nor an API key, so a
-fresh install can run end to end without network access. The model is tiny (135M
+`arcnb run` falls back to this only when it is given no `--model`, no `--base-url` and no API
+key, so a fresh install can run end to end without network access. The model is tiny (135M
 parameters, Q4_1, about 98 MB) and only demonstrates the pipeline; it does not solve ARC.
 
 The server is llama-cpp-python's OpenAI-compatible server, started as a subprocess in its

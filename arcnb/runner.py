@@ -16,18 +16,26 @@ import json
 import logging
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from arcnb.config import DEFAULT_MODEL, RunConfig
-from arcnb.errors import InputError
+from arcnb.config import DEFAULT_MODEL, MIN_TURNS_FOR_FRACTION, RunConfig
+from arcnb.errors import AuthError, InputError, RunFailedError
 from arcnb.evaluate import evaluate_program_async
 from arcnb.executor import Executor
 from arcnb.extract import extract_code
-from arcnb.llm import LLMClient, price_for, request_params, resolve_api_key
+from arcnb.llm import (
+    OPENAI_KEY_ENV,
+    LLMClient,
+    api_key_for,
+    price_for,
+    request_params,
+    resolve_api_key,
+)
 from arcnb.logs import RunWriter
 from arcnb.metrics import (
     SummaryBuilder,
@@ -38,7 +46,7 @@ from arcnb.metrics import (
 )
 from arcnb.prompts import build_messages, build_refinement_message
 from arcnb.rundir import CONFIG_FILE, SCHEMA_VERSION, Run, run_dir_name, subset_label
-from arcnb.tasks import Task, load_tasks
+from arcnb.tasks import Task, dataset_record, load_tasks
 
 logger = logging.getLogger("arcnb")
 
@@ -99,7 +107,13 @@ async def run_eval_async(**kwargs: Any) -> EvalResult:
         An EvalResult with each run's directory and summary (and the repeat-run aggregate).
 
     Raises:
-        InputError: A setting, dataset, subset or task id is invalid.
+        InputError: A setting, dataset, subset or task id is invalid, or the key a model needs
+            is missing or would go where it must not (see `arcnb.llm.api_key_for`); nothing
+            is written then.
+        AuthError: The endpoint refused the key (401/403); the run stopped at once and is
+            resumable (the refused requests were not recorded).
+        RunFailedError: Every request of the run failed, or ``max_failures`` stopped it; the
+            run directory holds every record and the summary.
     """
     unknown = set(kwargs) - {f.name for f in dataclasses.fields(RunConfig)}
     if unknown:
@@ -111,13 +125,18 @@ async def run_eval_async(**kwargs: Any) -> EvalResult:
         cfg = _config_for_resume(cfg)
     cfg.validate()
     tasks = _select_tasks(cfg)
-    api_key = resolve_api_key(cfg.api_key_env)
-    local = None
-    try:
-        if not cfg.base_url and not api_key:
-            local = _start_local_model(cfg)
+    use_local = _wants_local_model(cfg)
+    api_key = None
+    if not use_local:  # every key check before anything is written or started
         if cfg.model is None:
             cfg.model = DEFAULT_MODEL
+        api_key = api_key_for(
+            cfg.model, cfg.base_url, cfg.api_key_env, allow_insecure_key=cfg.allow_insecure_key
+        )
+    local = None
+    try:
+        if use_local:
+            local = _start_local_model(cfg)
         prices = price_for(cfg.model, cfg.price_in, cfg.price_out)
         if cfg.max_cost is not None and prices is None:
             raise InputError(
@@ -159,7 +178,8 @@ def run_eval(**kwargs: Any) -> EvalResult:
 
 # ---- helpers -------------------------------------------------------------------------------
 def _config_for_resume(cfg: RunConfig) -> RunConfig:
-    """A resumed run keeps its recorded settings; only endpoints and concurrency may change."""
+    """A resumed run keeps its recorded settings; only endpoints, the key's variable,
+    concurrency and --max-failures may change."""
     if not (Path(cfg.resume) / CONFIG_FILE).is_file():
         raise InputError(f"--resume {cfg.resume}: not a run directory (no {CONFIG_FILE})")
     run = Run.open(cfg.resume)
@@ -167,7 +187,11 @@ def _config_for_resume(cfg: RunConfig) -> RunConfig:
     new = RunConfig(**{k: v for k, v in run.settings.items() if k in fields})
     new.resume = str(run.path)
     new.repeat_runs = 1
-    for name in ("base_url", "max_workers", "api_timeout", "progress", "exec_workers"):
+    changeable = (
+        *("base_url", "max_workers", "api_timeout", "progress", "exec_workers"),
+        *("max_failures", "api_key_env", "allow_insecure_key"),  # e.g. after a refused key
+    )
+    for name in changeable:
         if getattr(cfg, name) not in (None, getattr(RunConfig, name, None)):
             setattr(new, name, getattr(cfg, name))
     if cfg.base_url:
@@ -176,6 +200,19 @@ def _config_for_resume(cfg: RunConfig) -> RunConfig:
         new.base_url = None
     new.progress = cfg.progress
     return new
+
+
+def _wants_local_model(cfg: RunConfig) -> bool:
+    """The bundled model answers only when nothing else was asked for: no model, endpoint,
+    key variable or OPENAI_API_KEY (or when resuming a run it answered, with no --base-url)."""
+    if cfg.resume and not cfg.base_url:
+        return bool(Run.open(cfg.resume).config.get("local_model"))
+    return (
+        cfg.model is None
+        and not cfg.base_url
+        and cfg.api_key_env is None
+        and resolve_api_key(OPENAI_KEY_ENV) is None
+    )
 
 
 def _select_tasks(cfg: RunConfig) -> list[Task]:
@@ -221,8 +258,8 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-class _BudgetStop(Exception):
-    pass
+class _Stop(Exception):
+    """No more requests: the budget, an auth refusal or --max-failures stopped the run."""
 
 
 class _Run:
@@ -282,11 +319,58 @@ class _Run:
         self._prompts: dict[str, tuple[list[dict], str]] = {}  # live task -> messages, sha256
         self._live: dict[str, dict[int, dict]] = {}  # live task -> attempt -> latest record
         self.in_flight = 0
-        self.stopped_by: str | None = None
+        self.stopped_by: str | None = None  # "budget", "auth" or "max_failures"
+        self.auth_error: str | None = None
+        # the variable the key came from (named in an auth error), None when none was sent
+        self.key_env = (cfg.api_key_env or OPENAI_KEY_ENV) if api_key else None
+        self.n_requests = 0  # answered or failed (after retries) in this session
+        self.failures: Counter[str] = Counter()  # failure kind -> requests
+        self.first_error: str | None = None
         self.sem = asyncio.Semaphore(cfg.max_workers)
         self.remaining = {t.id: cfg.max_attempts for t in tasks}
         self.solved_tasks = 0
         self.bar = None
+
+    def _count_failure(self, failure: str | None, error: str | None) -> None:
+        """Count one finished request; set stopped_by when --max-failures is reached."""
+        self.n_requests += 1
+        if failure is None:
+            return
+        self.failures[failure] += 1
+        self.first_error = self.first_error or error
+        limit, n_failed = self.cfg.max_failures, sum(self.failures.values())
+        if limit is None or self.stopped_by:
+            return
+        if limit >= 1:
+            reached = n_failed >= limit
+        else:
+            enough = self.n_requests >= MIN_TURNS_FOR_FRACTION
+            reached = enough and n_failed / self.n_requests >= limit
+        if reached:
+            self.stopped_by = "max_failures"
+
+    def _failure_text(self) -> str:
+        """'connection: 12, timeout: 2; first: <error>' (one line, short)."""
+        kinds = ", ".join(f"{kind}: {n}" for kind, n in self.failures.most_common())
+        first = " ".join((self.first_error or "").split())[:200]
+        return f"{kinds}; first: {first}" if first else kinds
+
+    def _check_outcome(self) -> None:
+        """Raise RunFailedError when --max-failures stopped the run or every request failed."""
+        n_failed = sum(self.failures.values())
+        if self.stopped_by == "max_failures":
+            raise RunFailedError(
+                f"stopped after {n_failed} of {self.n_requests} requests failed "
+                f"(--max-failures {self.cfg.max_failures:g}: {self._failure_text()}); "
+                f"the records are in {self.run_dir}",
+                str(self.run_dir),
+            )
+        if self.n_requests and n_failed == self.n_requests:
+            raise RunFailedError(
+                f"all {n_failed} requests failed ({self._failure_text()}); "
+                f"the records are in {self.run_dir}",
+                str(self.run_dir),
+            )
 
     def _count_cost(self, record: dict) -> None:
         if record.get("cost_usd") is not None:
@@ -310,12 +394,25 @@ class _Run:
             if self.bar is not None:
                 self.bar.close()
             await self.llm.aclose()
+        if self.stopped_by == "auth":  # no summary: the run is unfinished and resumable
+            self.writer.close()
+            if self.key_env:
+                fix = f"the key in {self.key_env} was refused: fix it"
+            else:
+                fix = "no key was sent: name the variable holding its key with --api-key-env"
+            error = " ".join((self.auth_error or "").split())[:200]
+            raise AuthError(
+                f"the endpoint refused the request ({error}); {fix}, then continue with "
+                f"`arcnb run --resume {self.run_dir}`",
+                str(self.run_dir),
+            )
         for task in self.tasks:  # tasks cut short (budget), or all done before the resume
             if not (self.run_dir / "tasks" / f"{task.id}.json").exists():
                 self._finish_task(task, quiet=True)
         self.writer.close()
         summary = self._summarise(time.monotonic() - t0)
         self.writer.write_summary(summary)
+        self._check_outcome()
         return RunResult(self.run_dir, summary)
 
     def _done_turns(self, task_id: str, attempt: int) -> list[tuple[int, int, bool]]:
@@ -369,6 +466,7 @@ class _Run:
                 "prices_usd_per_million": list(self.prices) if self.prices else None,
                 "isolation": self.executor.isolation,
                 "task_ids": [t.id for t in self.tasks],
+                "dataset": dataset_record(self.cfg.dataset, self.tasks),  # name, source, sha256
                 "python": sys.version.split()[0],
             }
         )
@@ -412,7 +510,7 @@ class _Run:
                 messages = self._extend(task, messages, rec)
                 feedback = messages[-1]["content"]
                 turn += 1
-        except _BudgetStop:
+        except _Stop:
             if self.bar is not None:
                 self.bar.update(1)
             return
@@ -441,13 +539,11 @@ class _Run:
         """Refuse a new request when spent + in flight (+ this one) could pass --max-cost."""
         if self.cfg.max_cost is None:
             return
-        if self.stopped_by:
-            raise _BudgetStop
         per_request = self._expected_cost()
         if self.spent + (self.in_flight + 1) * per_request > self.cfg.max_cost:
             self.stopped_by = "budget"
             logger.warning("budget: stopping new requests at $%.4f spent", self.spent)
-            raise _BudgetStop
+            raise _Stop
 
     def _expected_cost(self) -> float:
         if self.n_cost_samples:
@@ -467,12 +563,19 @@ class _Run:
         feedback: str | None,
     ) -> dict:
         async with self.sem:
+            if self.stopped_by:
+                raise _Stop
             self._reserve()
             self.in_flight += 1
             try:
                 resp = await self.llm.complete(messages)
             finally:
                 self.in_flight -= 1
+        if resp.failure == "auth":  # not recorded: a resume with the right key asks again
+            if self.stopped_by != "auth":
+                self.stopped_by, self.auth_error = "auth", resp.error
+            raise _Stop
+        self._count_failure(resp.failure, resp.error)
         self._count_cost({"cost_usd": resp.cost_usd})
         code = None if resp.failure else extract_code(resp.content, resp.reasoning)
         ev = await evaluate_program_async(code, task, self.executor)

@@ -54,7 +54,8 @@ def scripted_run() -> Callable[..., ScriptedRun]:
     `root/tasks` against a server playing `script`, started for that run alone.
 
     The run writes under `root/logs`, with `root` as the working directory (no stray .env from
-    the repository) and OPENAI_API_KEY set to `api_key=` (default `RUN_KEY`). `settings` are
+    the repository) and OPENAI_API_KEY set to `api_key=` (default `RUN_KEY`; the server is not
+    OpenAI's API, so that key is never sent to it: see test_honest_runs.py). `settings` are
     RunConfig fields and override these defaults: subset all_evaluation, model "scripted", no
     progress output, and exec_timeout 5 s, so that no program (none in these runs loops) times
     out however busy the machine is. Module-scoped fixtures share one run among their tests: a

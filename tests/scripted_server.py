@@ -35,15 +35,18 @@ to every response. Response kinds (`resp`):
 - `{"turns": {"1": resp, "2": resp}}`: pick by turn = number of user messages in the request
   (the largest turn not above it; `default` when none is).
 
-`server.requests` lists the JSON bodies received, each with three keys added: `_n` (the
+`server.requests` lists the JSON bodies received, each with four keys added: `_n` (the
 sequential number), `_t` (`time.monotonic()` when the request arrived, in seconds: compare two
-requests' `_t`, e.g. to check a client waited at least a Retry-After) and `_authorization`
-(whether an Authorization header was present; its value is never recorded).
+requests' `_t`, e.g. to check a client waited at least a Retry-After), `_authorization`
+(whether an Authorization header was present; its value is never recorded) and
+`_authorization_sha256` (the SHA-256 hex digest of that header's value, or None: a test
+compares it with `authorization_sha256(key)` to learn which key, if any, was sent).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import threading
@@ -60,6 +63,11 @@ _ERROR_TYPES = {
     404: "invalid_request_error",
     429: "rate_limit_exceeded",
 }
+
+
+def authorization_sha256(key: str) -> str:
+    """The `_authorization_sha256` a request carrying ``Authorization: Bearer <key>`` gets."""
+    return hashlib.sha256(f"Bearer {key}".encode()).hexdigest()
 
 
 def message_text(messages: list[dict[str, Any]]) -> str:
@@ -143,13 +151,17 @@ class ScriptedServer:
     # ---- script evaluation (called from handler threads) ----
 
     def _record(
-        self, body: dict[str, Any], authorized: bool, arrived: float
+        self, body: dict[str, Any], authorization: str | None, arrived: float
     ) -> tuple[int, dict[str, Any]]:
         """Record a request and choose its response; returns (sequence number, resp)."""
         text = message_text(body.get("messages", []))
+        digest = hashlib.sha256(authorization.encode()).hexdigest() if authorization else None
         with self._lock:
             n = len(self.requests) + 1
-            self.requests.append({**body, "_n": n, "_t": arrived, "_authorization": authorized})
+            self.requests.append(
+                {**body, "_n": n, "_t": arrived, "_authorization": authorization is not None,
+                 "_authorization_sha256": digest}
+            )  # fmt: skip
             script = self.script
             for i, rule in enumerate(script.get("rules", [])):
                 if rule.get("match", "") in text:
@@ -252,7 +264,7 @@ def _make_handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
             except json.JSONDecodeError:
                 self._send_json(400, {"error": {"message": "bad JSON", "type": "invalid"}})
                 return
-            n, resp = server._record(body, "Authorization" in self.headers, arrived)
+            n, resp = server._record(body, self.headers.get("Authorization"), arrived)
             resp = server._resolve_turns(resp, body)
             wait = float(server.script.get("delay", 0.0)) + float(resp.get("delay", 0.0))
             wait += float(resp.get("hang", 0.0))

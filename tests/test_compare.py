@@ -26,10 +26,7 @@ def runs(tmp_path_factory, scripted_run) -> dict[str, object]:
     """alpha (two repeat runs): task a 2/4 attempts right, b 0/4, c 4/4; beta: all right."""
     root = tmp_path_factory.mktemp("compare")
     tasks = make_tasks(root / "tasks", ["a", "b", "c"])
-    common = dict(
-        max_attempts=4, max_workers=4, price_in=1.0, price_out=2.0,
-        api_key_env="ARCNB_TEST_UNSET_KEY",
-    )  # fmt: skip
+    common = dict(max_attempts=4, max_workers=4, price_in=1.0, price_out=2.0)
     alpha = {
         "rules": [
             {"match": key_of(tasks["a"]), "responses": [{"content": FLIP}, {"content": WRONG}]},

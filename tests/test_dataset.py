@@ -120,8 +120,7 @@ def corpus(tmp_path_factory, scripted_run) -> dict:
         runs[name] = scripted_run(
             root, script, subset=name,
             model=f"scripted-{name[-1]}" if name == "t3" else "scripted",
-            max_attempts=len(answers), max_workers=1, api_key_env="ARCNB_NO_KEY",
-            exec_workers=2,
+            max_attempts=len(answers), max_workers=1, exec_workers=2,
         ).run_dir  # fmt: skip
     return {"root": root, "tasks": tasks, "runs": runs, "logs": root / "logs"}
 
@@ -494,7 +493,6 @@ def test_nothing_qualifies_is_a_clear_error_and_a_lone_task_gets_no_empty_split(
     crashing = scripted_run(
         tmp_path, {"default": {"content": "```python\n" + CRASH + "\n```"}},
         dataset=str(corpus["root"] / "tasks"), subset="t2", max_attempts=2,
-        api_key_env="ARCNB_NO_KEY",
     ).run_dir  # fmt: skip
     with pytest.raises(InputError, match="no program qualified.*exec 2"):
         build_dataset([crashing], output=tmp_path / "none", executor=executor)
@@ -511,7 +509,7 @@ def test_edited_task_folder_and_repeated_records(corpus, executor, tmp_path, cap
     shutil.copytree(corpus["root"] / "tasks", folder)
     run = scripted_run(
         tmp_path, {"default": {"content": "```python\n" + FLIP + "\n```"}}, subset="t1,t2",
-        max_attempts=1, api_key_env="ARCNB_NO_KEY",
+        max_attempts=1,
     ).run_dir  # fmt: skip
     attempts = Path(run) / "attempts.jsonl"
     lines = attempts.read_text().splitlines(keepends=True)

@@ -161,6 +161,8 @@ def test_server_errors_exhaust_tries(scripted_server):
         ({"empty_choices": True}, "empty"),
         ({"close": True}, "connection"),
         ({"status": 400}, "client_error"),
+        ({"status": 401}, "auth"),
+        ({"status": 403}, "auth"),
     ],
 )
 def test_failure_classes(scripted_server, resp, failure):
@@ -168,8 +170,8 @@ def test_failure_classes(scripted_server, resp, failure):
     out = complete([server.base_url], max_tries=2)
     assert out.failure == failure and out.failure in FAILURES
     assert out.error
-    # client errors are not retried; the others are
-    assert out.tries == (1 if failure == "client_error" else 2)
+    # client errors (auth among them) are not retried; the others are
+    assert out.tries == (1 if failure in ("client_error", "auth") else 2)
 
 
 def test_hang_beyond_timeout_is_timeout(scripted_server):
@@ -204,7 +206,7 @@ def test_api_key_never_in_errors_or_dict(scripted_server):
         {"default": {"status": 401, "message": f"Incorrect API key provided: {KEY}"}}
     )
     out = complete([server.base_url])
-    assert out.failure == "client_error" and out.tries == 1
+    assert out.failure == "auth" and out.tries == 1
     assert KEY not in json.dumps(out.to_dict())
     assert "<api-key>" in out.error
     assert server.requests[0]["_authorization"] is True
