@@ -154,6 +154,14 @@ def evaluate_results(
     )
 
 
+def _scored(
+    task: Task, code: str | None, results: Sequence[ExecResult], transduction: bool, start: float
+) -> ProgramEvaluation:
+    """`evaluate_results`, timed from ``start`` when the program ran (0.0 when there was none)."""
+    exec_s = time.monotonic() - start if code else 0.0
+    return evaluate_results(task, code, results, transduction=transduction, exec_s=exec_s)
+
+
 def _inputs(task: Task, test: bool) -> list[Grid]:
     return [ex.input for ex in task.train] + ([ex.input for ex in task.test] if test else [])
 
@@ -178,13 +186,9 @@ async def evaluate_program_async(
     Returns:
         The evaluation.
     """
-    results: list[ExecResult] = []
-    exec_s = 0.0
-    if code:
-        start = time.monotonic()
-        results = await executor.arun(code, _inputs(task, test))
-        exec_s = time.monotonic() - start
-    return evaluate_results(task, code, results, transduction=transduction, exec_s=exec_s)
+    start = time.monotonic()
+    results = await executor.arun(code, _inputs(task, test)) if code else []
+    return _scored(task, code, results, transduction, start)
 
 
 def evaluate_program(
@@ -196,10 +200,6 @@ def evaluate_program(
     transduction: bool = True,
 ) -> ProgramEvaluation:
     """Synchronous twin of `evaluate_program_async` (blocks until the program has run)."""
-    results: list[ExecResult] = []
-    exec_s = 0.0
-    if code:
-        start = time.monotonic()
-        results = executor.run(code, _inputs(task, test))
-        exec_s = time.monotonic() - start
-    return evaluate_results(task, code, results, transduction=transduction, exec_s=exec_s)
+    start = time.monotonic()
+    results = executor.run(code, _inputs(task, test)) if code else []
+    return _scored(task, code, results, transduction, start)
