@@ -4,6 +4,8 @@ CLI can build its flags from them without loading the openai SDK."""
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,9 @@ DEFAULT_LOGS_DIR = "logs"  # where run directories are written, and read back fr
 # --max-failures as a fraction is judged only after this many answered requests, so that the
 # first few failures of a healthy endpoint (a 500 that outlived its retries) stop nothing.
 MIN_TURNS_FOR_FRACTION = 20
+# --exec-timeout's ceiling: a grid that needs more than an hour is a hung program, and the
+# executor turns the timeout into deadlines that must stay finite.
+MAX_EXEC_TIMEOUT_S = 3600.0
 
 _BUDGETS_TEXT = ", ".join(f"{k} {v // 1000}k" for k, v in REASONING_BUDGETS.items())
 
@@ -123,16 +128,38 @@ class RunConfig:
                 1 <= self.repeat_runs <= 10,
                 f"--repeat-runs must be between 1 and 10, got {self.repeat_runs}",
             ),
-            (self.exec_timeout > 0, f"--exec-timeout must be > 0 seconds, got {self.exec_timeout}"),
-            (self.api_timeout > 0, f"--api-timeout must be > 0 seconds, got {self.api_timeout}"),
+            (
+                0 < self.exec_timeout <= MAX_EXEC_TIMEOUT_S,
+                f"--exec-timeout must be > 0 and <= {MAX_EXEC_TIMEOUT_S:g} seconds, "
+                f"got {self.exec_timeout}",
+            ),
+            (
+                0 < self.api_timeout < math.inf,
+                f"--api-timeout must be a finite number of seconds > 0, got {self.api_timeout}",
+            ),
+            (
+                self.exec_workers is None or self.exec_workers >= 1,
+                f"--exec-workers must be >= 1, got {self.exec_workers}",
+            ),
+            (
+                self.task_ids is None or any(i.strip() for i in self.task_ids.split(",")),
+                f"--task-ids names no task id, got {self.task_ids!r} (omit it to run --subset)",
+            ),
             (self.limit is None or self.limit >= 1, f"--limit must be >= 1, got {self.limit}"),
             (
                 self.max_tokens is None or self.max_tokens >= 1,
                 f"--max-tokens must be >= 1, got {self.max_tokens}",
             ),
             (
-                self.max_cost is None or self.max_cost > 0,
-                f"--max-cost must be > 0 USD, got {self.max_cost}",
+                self.max_cost is None or 0 < self.max_cost < math.inf,
+                f"--max-cost must be a finite number of USD > 0, got {self.max_cost}",
+            ),
+            *(
+                (
+                    price is None or 0 <= price < math.inf,
+                    f"--{name} must be a finite number of USD >= 0, got {price}",
+                )
+                for name, price in (("price-in", self.price_in), ("price-out", self.price_out))
             ),
             (
                 self.reasoning_effort in (None, *REASONING_EFFORTS),
@@ -166,7 +193,29 @@ class RunConfig:
                 raise InputError(f"--base-url must be an http(s) URL, got {url!r}")
         if self.resume and not (Path(self.resume) / "config.json").is_file():
             raise InputError(f"--resume {self.resume}: not a run directory (no config.json)")
+        if not self.resume:  # a resumed run writes into its own directory instead
+            _check_output_dir(self.output_dir)
 
     def to_dict(self) -> dict[str, Any]:
         """Every setting by name, as written into config.json."""
         return dataclasses.asdict(self)
+
+
+def _check_output_dir(output_dir: str) -> None:
+    """Raise InputError unless run directories can be made under ``output_dir``.
+
+    Its nearest existing ancestor must be a directory this process may write into (the
+    missing levels are made at the start of the run).
+    """
+    path = Path(output_dir or ".")
+    existing = path
+    try:
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+    except OSError as error:  # e.g. a name longer than the filesystem allows
+        raise InputError(f"--output-dir {output_dir}: {error.strerror}") from None
+    if not existing.is_dir():
+        what = "is" if existing == path else f"is under {existing}, which is"
+        raise InputError(f"--output-dir {output_dir}: {what} a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"--output-dir {output_dir}: {existing} is not writable")

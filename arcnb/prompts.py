@@ -7,6 +7,7 @@ inputs are rendered.
 
 from __future__ import annotations
 
+import hashlib
 import string
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ _PROMPT_DIRS = (
     Path(__file__).parent / "prompt_templates",
     Path(__file__).parent.parent / "prompts",
 )
+TEMPLATES = ("system.txt", "initial.txt", "refinement.txt")  # every file `_render` reads
 _MAX_ERROR_CHARS = 2000  # longer error texts keep their tail, where the exception is
 
 
@@ -146,6 +148,22 @@ def _is_grid(value: Any) -> bool:
 
 def _clip(text: str) -> str:
     return text if len(text) <= _MAX_ERROR_CHARS else text[:_MAX_ERROR_CHARS] + "..."
+
+
+def templates_sha256(prompts_dir: str | Path | None = None) -> str:
+    """The sha256 (hex) of the prompt templates a run renders, recorded in its config.json so
+    that a resume can tell the templates changed since (its prompts would no longer match).
+
+    Each of `TEMPLATES`, as `_render` finds it (name, NUL, text, NUL), in that order; a missing
+    one counts as empty (rendering it would fail).
+    """
+    digest = hashlib.sha256()
+    dirs = (Path(prompts_dir),) if prompts_dir is not None else _PROMPT_DIRS
+    for name in TEMPLATES:
+        path = next((d / name for d in dirs if (d / name).is_file()), None)
+        text = path.read_bytes() if path is not None else b""
+        digest.update(name.encode() + b"\0" + text + b"\0")
+    return digest.hexdigest()
 
 
 def _render(name: str, prompts_dir: str | Path | None, **values: Any) -> str:

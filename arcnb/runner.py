@@ -44,8 +44,8 @@ from arcnb.metrics import (
     format_table,
     task_summary,
 )
-from arcnb.prompts import build_messages, build_refinement_message
-from arcnb.rundir import CONFIG_FILE, SCHEMA_VERSION, Run, run_dir_name, subset_label
+from arcnb.prompts import build_messages, build_refinement_message, templates_sha256
+from arcnb.rundir import ATTEMPTS_FILE, CONFIG_FILE, SCHEMA_VERSION, Run, run_dir_name, subset_label
 from arcnb.tasks import Task, dataset_record, load_tasks
 
 logger = logging.getLogger("arcnb")
@@ -177,9 +177,29 @@ def run_eval(**kwargs: Any) -> EvalResult:
 
 
 # ---- helpers -------------------------------------------------------------------------------
+# Settings a resume must keep: they decide which attempts exist and what each one asked.
+_RESUME_FIXED = (
+    *("model", "dataset", "subset", "task_ids", "limit", "max_attempts", "max_turns"),
+    *("reasoning_effort", "max_tokens", "temperature", "qwen_no_think", "price_in", "price_out"),
+)
+# Settings a resume may change (recorded in config.json's "resumed" list): where requests go
+# and how fast, not what they ask. max_cost may only rise (checked on its own).
+_RESUME_CHANGEABLE = (
+    *("base_url", "max_workers", "api_timeout", "progress", "exec_workers", "exec_timeout"),
+    *("max_failures", "api_key_env", "allow_insecure_key"),  # e.g. after a refused key
+)
+
+
 def _config_for_resume(cfg: RunConfig) -> RunConfig:
-    """A resumed run keeps its recorded settings; only endpoints, the key's variable,
-    concurrency and --max-failures may change."""
+    """The run's recorded settings, with the changeable ones the user gave.
+
+    A setting counts as given when it differs from RunConfig's default (the CLI passes every
+    flag, so a default cannot be told from a flag left out).
+
+    Raises:
+        InputError: A given setting differs from the run's (each difference named, one line),
+            or the prompt templates changed since the run.
+    """
     if not (Path(cfg.resume) / CONFIG_FILE).is_file():
         raise InputError(f"--resume {cfg.resume}: not a run directory (no {CONFIG_FILE})")
     run = Run.open(cfg.resume)
@@ -187,12 +207,24 @@ def _config_for_resume(cfg: RunConfig) -> RunConfig:
     new = RunConfig(**{k: v for k, v in run.settings.items() if k in fields})
     new.resume = str(run.path)
     new.repeat_runs = 1
-    changeable = (
-        *("base_url", "max_workers", "api_timeout", "progress", "exec_workers"),
-        *("max_failures", "api_key_env", "allow_insecure_key"),  # e.g. after a refused key
-    )
-    for name in changeable:
-        if getattr(cfg, name) not in (None, getattr(RunConfig, name, None)):
+
+    def given(name: str) -> bool:
+        return getattr(cfg, name) not in (None, getattr(RunConfig, name, None))
+
+    differences = [
+        f"{name} {getattr(new, name)!r}, not {getattr(cfg, name)!r}"
+        for name in _RESUME_FIXED
+        if given(name) and getattr(cfg, name) != getattr(new, name)
+    ]
+    if given("max_cost") and new.max_cost is not None and cfg.max_cost < new.max_cost:
+        differences.append(f"max_cost {new.max_cost:g}, not {cfg.max_cost:g} (it may only rise)")
+    recorded_sha = run.config.get("prompt_templates_sha256")
+    if recorded_sha and recorded_sha != templates_sha256():
+        differences.append("prompt templates that have changed since")
+    if differences:
+        raise InputError(f"--resume: the run was made with {'; '.join(differences)}")
+    for name in (*_RESUME_CHANGEABLE, "max_cost"):
+        if given(name):
             setattr(new, name, getattr(cfg, name))
     if cfg.base_url:
         new.base_url = cfg.base_url
@@ -291,6 +323,9 @@ class _Run:
             self.run_dir = Path(cfg.resume)
             done = Run.open(self.run_dir)
             self.previous = done.index(on_turn=self._count_cost)
+            for warning in done.warnings:  # lines skipped: their attempts are asked again
+                if warning.startswith(ATTEMPTS_FILE):
+                    logger.warning("--resume: %s", warning)
             self.run_id = done.run_id
         else:
             name = run_dir_name(cfg.model, cfg.dataset, _subset_label(cfg), now=stamp) + suffix
@@ -451,6 +486,7 @@ class _Run:
 
     def _write_config(self) -> None:
         if self.cfg.resume:
+            self._record_resume()
             return
         self.writer.write_config(
             {
@@ -467,9 +503,25 @@ class _Run:
                 "isolation": self.executor.isolation,
                 "task_ids": [t.id for t in self.tasks],
                 "dataset": dataset_record(self.cfg.dataset, self.tasks),  # name, source, sha256
+                "prompt_templates_sha256": templates_sha256(),
                 "python": sys.version.split()[0],
             }
         )
+
+    def _record_resume(self) -> None:
+        """Append this session to config.json's ``resumed`` list: when (UTC) and each setting
+        that differs from the recorded ones, ``{name: [recorded, now]}`` (``settings`` stays
+        as the run was made)."""
+        config = Run.open(self.run_dir).config
+        recorded = config.get("settings") or {}
+        now = self.cfg.to_dict()
+        changed = {
+            name: [recorded.get(name), value]
+            for name, value in now.items()
+            if name not in ("resume", "repeat_runs") and recorded.get(name) != value
+        }
+        resumed = [*(config.get("resumed") or []), {"at": _now(), "changed": changed}]
+        self.writer.write_config({**config, "resumed": resumed})
 
     def _open_progress(self, n: int) -> None:
         if not self.cfg.progress:

@@ -25,6 +25,7 @@ from typing import Any, SupportsIndex, overload
 
 from arcnb.errors import InputError
 from arcnb.grid import Grid, task_grid
+from arcnb.rundir import check_task_id
 
 DATASETS: tuple[str, ...] = (
     "arc-agi-1",
@@ -414,15 +415,39 @@ def _load_folder(path: Path, dataset: str) -> dict[str, list[Task]]:
         raise InputError(f"dataset folder {dataset!r} has no *.json task files")
     splits = {}
     for split, split_files in files.items():
-        tasks = []
-        for f in split_files:
-            try:
-                d = json.loads(f.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise InputError(f"{f}: not valid JSON ({e})") from None
-            tasks.append(Task.from_dict(f.stem, d, dataset, split, source=str(f)))
+        tasks = [
+            Task.from_dict(_file_task_id(f), _read_task_file(f), dataset, split, source=str(f))
+            for f in split_files
+        ]
         splits[split] = _sorted(tasks)
     return splits
+
+
+def _file_task_id(path: Path) -> str:
+    """The task id a file's name gives (its stem), refused at load time when a run could not
+    write ``tasks/<id>.json`` for it (which would fail only after the task's requests)."""
+    try:
+        return check_task_id(path.stem)
+    except InputError:
+        raise InputError(
+            f"{path}: its name gives task id {path.stem!r}, which cannot name a file in a run "
+            "directory (letters, digits, '.', '_' and '-' only, not starting with '.'); "
+            "rename the file"
+        ) from None
+
+
+def _read_task_file(path: Path) -> Any:
+    """A task file's JSON, or InputError naming the file and what is wrong with it."""
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a task JSON file")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not valid JSON ({e})") from None
+    except RecursionError:  # a task is three levels deep; this is thousands
+        raise InputError(f"{path}: not an ARC task (JSON nested too deeply to read)") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot be read ({e.strerror})") from None
 
 
 def _is_file(path: Path) -> bool:
