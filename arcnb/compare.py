@@ -20,7 +20,14 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from arcnb.metrics import METRICS, SummaryBuilder, aggregate, pass_at_k
+from arcnb.metrics import (
+    ATTEMPT_METRICS,
+    METRICS,
+    SummaryBuilder,
+    aggregate,
+    pass_at_k,
+    wilson_interval,
+)
 from arcnb.rundir import Run
 
 __all__ = [
@@ -32,10 +39,8 @@ __all__ = [
     "plot_pass_at_k",
     "plot_task_matrix",
     "recompute_summary",
-    "wilson_interval",
 ]
 
-_Z975 = 1.959963984540054  # two-sided 95% normal quantile
 _GROUP = ["model", "dataset", "subset"]
 RunLike = str | os.PathLike[str] | Mapping[str, Any]
 
@@ -212,28 +217,17 @@ def pass_at_k_curves(runs: Iterable[RunLike]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run_id", "k", "pass_at_k", "n_tasks"])
 
 
-def wilson_interval(successes: float, n: int) -> tuple[float, float]:
-    """Wilson score 95% interval of a binomial fraction (NaNs for n = 0).
-
-    ``successes`` may be fractional (a partly solved multi-test task).
-    """
-    if n <= 0:
-        return (math.nan, math.nan)
-    p, z2 = successes / n, _Z975**2
-    center = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = _Z975 / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return (max(0.0, center - half), min(1.0, center + half))
-
-
 def metric_intervals(runs: Iterable[RunLike]) -> pd.DataFrame:
     """Each metric with a 95% interval, per configuration (model, dataset, subset).
 
     Runs sharing model, dataset and subset are repeats: with two or more,
     `arcnb.metrics.aggregate` gives the mean and a Student-t interval over runs
-    (``interval == "t"``; not clipped to 0-1). A configuration with one run gets a Wilson
-    score interval on each metric's own count and denominator (tasks for task metrics,
-    turns for response metrics; ``interval == "wilson"``), which treats the tasks as a
-    sample and so ignores run-to-run sampling noise.
+    (``interval == "t"``; clipped to [0, 1]). A configuration with one run gets a Wilson
+    score interval (`arcnb.metrics.wilson_interval`) on each metric's own count and
+    denominator (tasks for task metrics, turns for response metrics;
+    ``interval == "wilson"``), which treats the tasks as a sample and so ignores
+    run-to-run sampling noise; the pixel-accuracy means (`ATTEMPT_METRICS`), whose
+    numerators are not counts, get no interval then (NaN, ``interval == "none"``).
 
     Returns:
         Long form: ``model``, ``dataset``, ``subset``, ``n_runs``, ``metric``, ``mean``,
@@ -255,9 +249,13 @@ def metric_intervals(runs: Iterable[RunLike]) -> pd.DataFrame:
             continue
         (s,) = members
         for name in METRICS:
-            low, high = wilson_interval(s["counts"][name], s["denominators"][name])
+            if name in ATTEMPT_METRICS:
+                low = high = math.nan
+            else:
+                low, high = wilson_interval(s["counts"][name], s["denominators"][name])
+            kind = "none" if name in ATTEMPT_METRICS else "wilson"
             rows.append({**base, "metric": name, "mean": s["metrics"][name],
-                         "ci95_low": low, "ci95_high": high, "interval": "wilson"})  # fmt: skip
+                         "ci95_low": low, "ci95_high": high, "interval": kind})  # fmt: skip
     columns = [*_GROUP, "n_runs", "metric", "mean", "ci95_low", "ci95_high", "interval", "runs"]
     return pd.DataFrame(rows, columns=columns)
 

@@ -27,6 +27,9 @@ MIN_TURNS_FOR_FRACTION = 20
 # --exec-timeout's ceiling: a grid that needs more than an hour is a hung program, and the
 # executor turns the timeout into deadlines that must stay finite.
 MAX_EXEC_TIMEOUT_S = 3600.0
+MAX_EXEC_WORKERS_PER_CORE = 8
+"""--exec-workers above this many per core only add memory (each worker holds numpy and its
+libraries, about 40 MB) and contention: programs are CPU-bound."""
 
 _BUDGETS_TEXT = ", ".join(f"{k} {v // 1000}k" for k, v in REASONING_BUDGETS.items())
 
@@ -138,8 +141,9 @@ class RunConfig:
                 f"--api-timeout must be a finite number of seconds > 0, got {self.api_timeout}",
             ),
             (
-                self.exec_workers is None or self.exec_workers >= 1,
-                f"--exec-workers must be >= 1, got {self.exec_workers}",
+                self.exec_workers is None or 1 <= self.exec_workers <= _max_exec_workers(),
+                f"--exec-workers must be >= 1 and <= {_max_exec_workers()} "
+                f"({MAX_EXEC_WORKERS_PER_CORE} per CPU core here), got {self.exec_workers}",
             ),
             (
                 self.task_ids is None or any(i.strip() for i in self.task_ids.split(",")),
@@ -219,3 +223,7 @@ def _check_output_dir(output_dir: str) -> None:
         raise InputError(f"--output-dir {output_dir}: {what} a file, not a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise InputError(f"--output-dir {output_dir}: {existing} is not writable")
+
+
+def _max_exec_workers() -> int:
+    return MAX_EXEC_WORKERS_PER_CORE * (os.cpu_count() or 1)

@@ -45,3 +45,12 @@ class RunFailedError(ArcnbError):
     def __init__(self, message: str, run_dir: str | None = None):
         super().__init__(message)
         self.run_dir = run_dir
+
+
+class DiskFullError(RunFailedError):
+    """The disk (or quota) filled up while a run was writing: the run stopped.
+
+    Every record written before is intact (a line cut short is removed), so once space is
+    freed ``arcnb run --resume`` completes the run. A subclass of RunFailedError: the CLI
+    prints the message as one line and exits with 1.
+    """

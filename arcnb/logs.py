@@ -13,6 +13,8 @@ appends again.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import logging
 import os
@@ -24,16 +26,18 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from arcnb.errors import ArcnbError, InputError
+from arcnb.errors import ArcnbError, DiskFullError, InputError
 from arcnb.rundir import (
     ATTEMPTS_FILE,
     CONFIG_FILE,
     PROGRAMS_FILE,
+    PROMPTS_FILE,
     SCHEMA_VERSION,
     SUMMARY_FILE,
     TASKS_DIR,
     Run,
     check_task_id,
+    iter_prompt_entries,
     latest_turns,
     list_runs,
     parse_line,
@@ -48,6 +52,7 @@ __all__ = [
     "CONFIG_FILE",
     "PROGRAMS_FILE",
     "PROGRAMS_SCHEMA",
+    "PROMPTS_FILE",
     "SCHEMA_VERSION",
     "SUMMARY_FILE",
     "TASKS_DIR",
@@ -109,6 +114,20 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _full(error: OSError, run_dir: Path, what: str) -> DiskFullError | None:
+    """A DiskFullError for an out-of-space error (errno, or pyarrow's message), else None."""
+    if error.errno not in _FULL and "No space left on device" not in str(error):
+        return None
+    return DiskFullError(
+        f"no space left on the device holding {run_dir} (writing {what}); every record "
+        f"written before is intact: free space, then `arcnb run --resume {run_dir}`",
+        str(run_dir),
+    )
+
+
 def _dumps(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, ensure_ascii=False, indent=indent, default=_json_default)
 
@@ -129,6 +148,56 @@ def _atomic_write(path: Path, text: str, sync: bool = True) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _append_line(fd: int, line: str, run_dir: Path, what: str) -> None:
+    """Append ``line`` and a newline to the O_APPEND file ``fd``, in as few writes as the
+    kernel takes. When the disk is full, the part written is cut off again (the file ends
+    with its last whole line) and DiskFullError is raised."""
+    data = (line + "\n").encode("utf-8")
+    size = os.fstat(fd).st_size
+    try:
+        while data:
+            data = data[os.write(fd, data) :]
+    except OSError as error:
+        full = _full(error, run_dir, what)
+        if full is None:
+            raise
+        os.ftruncate(fd, size)  # frees blocks: works on a full disk
+        raise full from None
+
+
+def _cut_torn_tail(path: Path) -> None:
+    """Cut a torn final line left by a killed writer, so that appends start clean.
+
+    Reads only the file's tail (back to its last newline), never the whole file.
+    """
+    with open(path, "r+b") as handle:
+        end = handle.seek(0, os.SEEK_END)
+        start = end
+        while start > 0:
+            step = min(start, 65536)
+            handle.seek(start - step)
+            chunk = handle.read(step)
+            if start == end and chunk.endswith(b"\n"):
+                return  # the last line is whole
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                start = start - step + cut + 1
+                break
+            start -= step
+        if start == end:
+            return  # empty file
+        handle.seek(start)
+        tail = handle.read()
+        if parse_line(tail) is not None:
+            handle.seek(0, os.SEEK_END)  # a whole record that only lacks its newline
+            handle.write(b"\n")
+        else:
+            logger.warning("%s: dropping a torn final line (%d bytes)", path, len(tail))
+            handle.truncate(start)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 class RunWriter:
@@ -154,7 +223,9 @@ class RunWriter:
         (self.run_dir / TASKS_DIR).mkdir(parents=True, exist_ok=True)
         self._append_fd: int | None = None
         self._last_sync = time.monotonic()
-        self._repair_attempts()
+        if self.attempts_path.exists():
+            _cut_torn_tail(self.attempts_path)
+        self._stored = self._load_stored()  # text and prompt hashes in prompts.jsonl
 
     def __repr__(self) -> str:
         return f"RunWriter({str(self.run_dir)!r})"
@@ -178,41 +249,6 @@ class RunWriter:
         if any(needle in text for needle in self._needles):
             # Never repeat the secret in the message: it would land in logs and tracebacks.
             raise SecretLeakError(f"refusing to write {where}: it contains a registered secret")
-
-    def _repair_attempts(self) -> None:
-        """Cut a torn final line left by a killed writer, so that appends start clean.
-
-        Reads only the file's tail (back to its last newline), never the whole log.
-        """
-        path = self.attempts_path
-        if not path.exists():
-            return
-        with open(path, "r+b") as handle:
-            end = handle.seek(0, os.SEEK_END)
-            start = end
-            while start > 0:
-                step = min(start, 65536)
-                handle.seek(start - step)
-                chunk = handle.read(step)
-                if start == end and chunk.endswith(b"\n"):
-                    return  # the last line is whole
-                cut = chunk.rfind(b"\n")
-                if cut >= 0:
-                    start = start - step + cut + 1
-                    break
-                start -= step
-            if start == end:
-                return  # empty file
-            handle.seek(start)
-            tail = handle.read()
-            if parse_line(tail) is not None:
-                handle.seek(0, os.SEEK_END)  # a whole record that only lacks its newline
-                handle.write(b"\n")
-            else:
-                logger.warning("%s: dropping a torn final line (%d bytes)", path, len(tail))
-                handle.truncate(start)
-            handle.flush()
-            os.fsync(handle.fileno())
 
     def write_config(self, config: Mapping[str, Any]) -> Path:
         """Write ``config.json`` atomically and return its path."""
@@ -238,7 +274,10 @@ class RunWriter:
     ) -> Path:
         text = _dumps(data, indent=indent) + "\n"
         self._check(text, path.name)
-        _atomic_write(path, text, sync)
+        try:
+            _atomic_write(path, text, sync)
+        except OSError as error:
+            raise _full(error, self.run_dir, path.name) or error from None
         return path
 
     def append_attempt(self, record: Mapping[str, Any]) -> None:
@@ -248,6 +287,9 @@ class RunWriter:
         so a record the caller saw written survives a crash or ``kill -9`` of the process.
         It is also fsynced to disk (against power loss) at most `FSYNC_INTERVAL_S` later:
         an fsync per line would stall the event loop for milliseconds each time.
+
+        Raises:
+            DiskFullError: No space left; the part of the line written was cut off again.
         """
         line = _dumps(record)
         if "\n" in line:  # json.dumps escapes newlines; guard against a future indent
@@ -255,13 +297,51 @@ class RunWriter:
         self._check(line, ATTEMPTS_FILE)
         if self._append_fd is None:
             self._append_fd = os.open(self.attempts_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-        data = (line + "\n").encode("utf-8")
-        while data:
-            data = data[os.write(self._append_fd, data) :]
+        _append_line(self._append_fd, line, self.run_dir, ATTEMPTS_FILE)
         now = time.monotonic()
         if now - self._last_sync >= FSYNC_INTERVAL_S:
             os.fsync(self._append_fd)
             self._last_sync = now
+
+    def append_prompt(self, prompt_sha256: str, messages: Sequence[Mapping[str, Any]]) -> None:
+        """Store a first-turn prompt in ``prompts.jsonl`` unless it is there already.
+
+        Each distinct message text is stored once (a ``text`` line keyed by its SHA-256:
+        the system prompt, shared by every task, appears once per run), then the prompt as
+        a ``prompt`` line listing its messages' roles and text hashes. The runner calls this
+        before the first record that names ``prompt_sha256``; `arcnb.rundir.Run.messages`
+        reads it back. Written like ``attempts.jsonl`` (one ``write`` per line).
+
+        Raises:
+            DiskFullError: No space left; the part of the line written was cut off again.
+        """
+        if prompt_sha256 in self._stored:
+            return
+        lines = []
+        parts = []
+        for message in messages:
+            text = str(message.get("content") or "")
+            text_sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            if text_sha not in self._stored:
+                lines.append(_dumps({"kind": "text", "sha256": text_sha, "text": text}))
+            parts.append({"role": message["role"], "text_sha256": text_sha})
+        lines.append(_dumps({"kind": "prompt", "sha256": prompt_sha256, "messages": parts}))
+        fd = os.open(self.run_dir / PROMPTS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        try:
+            for line in lines:
+                self._check(line, PROMPTS_FILE)
+                _append_line(fd, line, self.run_dir, PROMPTS_FILE)
+                self._stored.add(json.loads(line)["sha256"])
+        finally:
+            os.close(fd)
+
+    def _load_stored(self) -> set[str]:
+        """The hashes already in ``prompts.jsonl`` (a resumed run); a torn line is cut."""
+        path = self.run_dir / PROMPTS_FILE
+        if not path.exists():
+            return set()
+        _cut_torn_tail(path)
+        return {entry["sha256"] for entry in iter_prompt_entries(path)}
 
     def close(self) -> None:
         """Fsync and close ``attempts.jsonl`` (appending again reopens it)."""
@@ -301,6 +381,8 @@ class RunWriter:
                         batch = []
                 self._write_rows(parquet, batch)
             os.replace(tmp, path)
+        except OSError as error:
+            raise _full(error, self.run_dir, PROGRAMS_FILE) or error from None
         finally:
             tmp.unlink(missing_ok=True)
         return path

@@ -5,7 +5,14 @@ Two kinds of metric, with different denominators:
 * Task metrics (``pass2_*``, ``oracle*``, ``all_train_correct``, ``min1_*``) are fractions
   of the tasks asked for. A task with no record at all (every call failed before
   anything was logged) scores 0 and still counts. They look at each attempt's final
-  turn only (its highest recorded turn, see `arcnb.rundir`).
+  turn (its highest recorded turn, see `arcnb.rundir`), except the ``*_turn1`` ones,
+  which vote the same attempts as they stood after their first turn: the difference
+  between ``pass2_weighted_turn1`` and ``pass2_weighted`` is what the refinement turns
+  (feedback on the train examples) added.
+* Attempt metrics (``mean_train_pixel_accuracy``, ``mean_test_pixel_accuracy``) are
+  means over attempts (their final turns) of the attempt's mean per-example pixel
+  accuracy; an attempt without a program (no code, failed call) counts 0. The test one
+  counts only attempts of tasks whose test outputs are all known.
 * Response metrics (``max_length_responses``, ``timeout_responses``,
   ``api_failure_responses``) are fractions of the attempt turns recorded, since every
   turn is a model call that can hit the length limit or fail.
@@ -27,18 +34,21 @@ from arcnb.voting import METHODS, vote_task
 
 __all__ = [
     "METRICS",
+    "ATTEMPT_METRICS",
     "RESPONSE_METRICS",
     "SummaryBuilder",
     "TASK_METRICS",
     "aggregate",
     "final_attempts",
     "format_aggregate_table",
+    "format_runs_table",
     "format_table",
     "pass_at_k",
     "summarize",
     "summarize_run",
     "t_quantile_975",
     "task_summary",
+    "wilson_interval",
 ]
 
 _VOTE_METRICS = {
@@ -51,18 +61,29 @@ _VOTE_METRICS = {
 }
 """Metric name -> voting method in `arcnb.voting.METHODS`."""
 
+_TURN1_METRICS = {
+    "pass2_weighted_turn1": "weighted",
+    "pass2_train_majority_turn1": "train_majority",
+    "oracle_turn1": "oracle",
+}
+"""The same votes over each attempt's first turn: what a run with one turn would score."""
+
 TASK_METRICS = (
     *_VOTE_METRICS,
+    *_TURN1_METRICS,
     "all_train_correct",
     "min1_train_correct",
     "min1_code_success",
 )
 """Metrics whose denominator is the number of tasks asked for."""
 
+ATTEMPT_METRICS = ("mean_train_pixel_accuracy", "mean_test_pixel_accuracy")
+"""Means over attempts (final turns): the numerator is a sum of accuracies, not a count."""
+
 RESPONSE_METRICS = ("max_length_responses", "timeout_responses", "api_failure_responses")
 """Metrics whose denominator is the number of attempt turns recorded."""
 
-METRICS = TASK_METRICS + RESPONSE_METRICS
+METRICS = TASK_METRICS + ATTEMPT_METRICS + RESPONSE_METRICS
 """Every key of ``summary["metrics"]``, in display order."""
 
 # Two-sided 95% quantiles of Student's t, t(0.975, df), for df = 1..30.
@@ -179,16 +200,40 @@ class SummaryBuilder:
             raise InputError(f"no expected test outputs for task(s): {', '.join(missing[:5])}")
         self.expected_test = expected_test
         self._finals: dict[str, list[dict[str, Any]]] = {task_id: [] for task_id in self.task_ids}
+        # Each attempt's first turn, slim, for the *_turn1 votes; when the first turn is also
+        # the final one (always, with one turn) the same object serves both.
+        self._firsts: dict[str, dict[int, dict[str, Any]]] = {t: {} for t in self.task_ids}
         self._interner = _Interner()
         self.n_turns = 0
         self.counts = {name: 0 for name in RESPONSE_METRICS}
         self.tokens = {"prompt": 0, "completion": 0, "total": 0}
         self.known_costs: list[float] = []
+        self.turns_used = 0  # sum over attempts of their final turn number
+        self.pixel_sums = {"train": 0.0, "test": 0.0}
+        self.pixel_attempts = {"train": 0, "test": 0}
+
+    def _slim(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """What voting and the task counts read of a record, with shared example results."""
+        failed = record.get("failure") is not None
+        intern = self._interner.example
+        return {
+            "attempt": record["attempt"],
+            "final": bool(record.get("final")),
+            "failure": record.get("failure"),
+            "train": [] if failed else [intern(e, False) for e in record.get("train") or []],
+            "test": [] if failed else [intern(e, True) for e in record.get("test") or []],
+            "train_accuracy": record.get("train_accuracy") or 0.0,
+            "all_train_correct": bool(record.get("all_train_correct")),
+            "transductive": bool(record.get("transductive")),
+        }
 
     def add_turn(self, record: Mapping[str, Any]) -> None:
         """Count one attempt turn (call once per distinct ``(task_id, attempt, turn)``)."""
-        if record["task_id"] not in self._finals:
+        firsts = self._firsts.get(record["task_id"])
+        if firsts is None:
             return
+        if record["turn"] == 1:
+            firsts[record["attempt"]] = self._slim(record)
         self.n_turns += 1
         failure = record.get("failure")
         self.counts["max_length_responses"] += bool(record.get("max_length"))
@@ -204,28 +249,36 @@ class SummaryBuilder:
             self.known_costs.append(float(record["cost_usd"]))
 
     def add_final(self, record: Mapping[str, Any]) -> None:
-        """Add one attempt's final turn (call once per attempt)."""
-        finals = self._finals.get(record["task_id"])
+        """Add one attempt's final turn (call once per attempt, after its `add_turn`)."""
+        task_id = record["task_id"]
+        finals = self._finals.get(task_id)
         if finals is None:
             return
+        first = self._firsts[task_id].get(record["attempt"])
+        finals.append(first if first is not None and record["turn"] == 1 else self._slim(record))
+        self.turns_used += int(record["turn"])
         failed = record.get("failure") is not None
-        intern = self._interner.example
-        finals.append(
-            {
-                "attempt": record["attempt"],
-                "final": bool(record.get("final")),
-                "failure": record.get("failure"),
-                "train": [] if failed else [intern(e, False) for e in record.get("train") or []],
-                "test": [] if failed else [intern(e, True) for e in record.get("test") or []],
-                "train_accuracy": record.get("train_accuracy") or 0.0,
-                "all_train_correct": bool(record.get("all_train_correct")),
-                "transductive": bool(record.get("transductive")),
-            }
-        )
+        for split in ("train", "test"):
+            if split == "test" and any(e is None for e in self.expected_test[task_id]):
+                continue  # an unknown answer: no accuracy to measure
+            examples = [] if failed else record.get(split) or []
+            accuracies = [float(e.get("pixel_accuracy") or 0.0) for e in examples]
+            self.pixel_sums[split] += math.fsum(accuracies) / len(accuracies) if accuracies else 0.0
+            self.pixel_attempts[split] += 1
 
     def finals(self, task_id: str) -> list[dict[str, Any]]:
         """The slim final turns of a task so far, by attempt index."""
         return sorted(self._finals[task_id], key=lambda record: record["attempt"])
+
+    def _turn1_scores(self, task_id: str, per_task: Mapping[str, Any]) -> dict[str, float]:
+        """Vote scores of the task's attempts as they stood after their first turn."""
+        firsts = self._firsts[task_id]
+        finals = self._finals[task_id]
+        if len(firsts) == len(finals) and all(firsts.get(f["attempt"]) is f for f in finals):
+            return dict(per_task["scores"])  # every attempt ended on its first turn
+        records = [firsts[a] for a in sorted(firsts)]
+        vote = vote_task([_vote_input(r) for r in records], self.expected_test[task_id])
+        return {method: vote.score(method) for method in METHODS}
 
     def result(self) -> dict[str, Any]:
         """The summary (see `summarize` for its keys)."""
@@ -233,14 +286,23 @@ class SummaryBuilder:
             task_id: task_summary(self.finals(task_id), self.expected_test[task_id])
             for task_id in self.task_ids
         }
+        for task_id, task in per_task.items():
+            task["scores_turn1"] = self._turn1_scores(task_id, task)
         counts: dict[str, float | int] = {}
         for name, method in _VOTE_METRICS.items():
             counts[name] = sum(task["scores"][method] for task in per_task.values())
+        for name, method in _TURN1_METRICS.items():
+            counts[name] = sum(task["scores_turn1"][method] for task in per_task.values())
         for name in ("all_train_correct", "min1_train_correct", "min1_code_success"):
             counts[name] = sum(bool(task[name]) for task in per_task.values())
+        counts["mean_train_pixel_accuracy"] = self.pixel_sums["train"]
+        counts["mean_test_pixel_accuracy"] = self.pixel_sums["test"]
         counts.update(self.counts)
         n_tasks = len(self.task_ids)
+        n_attempts = sum(len(finals) for finals in self._finals.values())
         denominators = {name: n_tasks for name in TASK_METRICS}
+        denominators["mean_train_pixel_accuracy"] = self.pixel_attempts["train"]
+        denominators["mean_test_pixel_accuracy"] = self.pixel_attempts["test"]
         denominators.update({name: self.n_turns for name in RESPONSE_METRICS})
         metrics = {
             name: counts[name] / denominators[name] if denominators[name] else 0.0
@@ -249,8 +311,9 @@ class SummaryBuilder:
         return {
             "schema": SCHEMA_VERSION,
             "n_tasks": n_tasks,
-            "n_attempts": sum(len(finals) for finals in self._finals.values()),
+            "n_attempts": n_attempts,
             "n_turns": self.n_turns,
+            "mean_turns": self.turns_used / n_attempts if n_attempts else 0.0,
             "metrics": metrics,
             "counts": counts,
             "denominators": denominators,
@@ -355,13 +418,16 @@ def summarize(
 
     Returns:
         A JSON-serialisable dict: ``schema``; ``n_tasks``; ``n_attempts`` (attempts with a
-        record); ``n_turns``; ``metrics`` (each name in `METRICS` -> fraction 0.0-1.0);
+        record); ``n_turns``; ``mean_turns`` (turns per attempt, its final turn's number,
+        averaged); ``metrics`` (each name in `METRICS` -> fraction 0.0-1.0);
         ``counts`` (the numerators: summed task scores for ``pass2_*``/``oracle*``, which
-        are fractional when a multi-test task is partly solved, integers otherwise);
+        are fractional when a multi-test task is partly solved; summed accuracies for
+        `ATTEMPT_METRICS`; integers otherwise);
         ``denominators`` (metric -> its denominator); ``tokens`` (``prompt``,
         ``completion``, ``total`` summed over turns); ``cost_usd`` (sum of the known
         costs; None when no turn had a known cost); ``cost_unknown_attempts`` (turns
-        without a known cost); ``per_task`` (task id -> `task_summary`).
+        without a known cost); ``per_task`` (task id -> `task_summary`, plus
+        ``scores_turn1``: the voting scores after each attempt's first turn).
 
     Raises:
         InputError: A task in ``task_ids`` has no entry in ``expected_test``.
@@ -387,18 +453,46 @@ def summarize_run(run: Run) -> dict[str, Any]:
     return builder.result()
 
 
+def wilson_interval(successes: float, n: int) -> tuple[float, float]:
+    """Wilson score 95% interval of a binomial fraction, within [0, 1] (NaNs for n = 0).
+
+    ``successes`` may be fractional (a partly solved multi-test task). Unlike the normal
+    approximation it stays informative at 0 or n successes: 0 of 30 gives [0, 0.114].
+    """
+    if n <= 0:
+        return (math.nan, math.nan)
+    p, z2 = successes / n, _Z975**2
+    center = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = _Z975 / (1 + z2 / n) * math.sqrt(max(0.0, p * (1 - p)) / n + z2 / (4 * n * n))
+    return (max(0.0, center - half), min(1.0, center + half))
+
+
 def aggregate(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Combine repeat runs' summaries: mean, spread and 95% interval of each metric.
+    """Combine repeat runs' summaries: mean, spread and 95% intervals of each metric.
+
+    Two intervals, for two questions:
+
+    * ``ci95_low``/``ci95_high``: over runs, ``mean +- t(0.975, n-1) * std / sqrt(n)``,
+      clipped to [0, 1] (``ci95_half_width`` is the unclipped half width). Degenerate
+      (width 0) for one run, and for runs that all scored the same.
+    * ``pooled_ci95_low``/``pooled_ci95_high``: a Wilson score interval on every run's
+      trials pooled (``pooled_count`` of ``pooled_n``: for task metrics each task of each
+      run is a trial, for response metrics each turn). It stays informative when every
+      run scored 0 or 100%, but treats the same task in two runs as independent trials,
+      so it is narrower than the task sample justifies. Absent (None) for the
+      `ATTEMPT_METRICS`, whose numerators are sums of accuracies, not counts, and when a
+      summary lacks its counts.
 
     Args:
         summaries: `summarize` results of runs of the same configuration.
 
     Returns:
         ``{"n_runs": n, "metrics": {name: {"mean", "std", "ci95_low", "ci95_high",
-        "ci95_half_width", "n_runs", "values"}}}`` for each name in `METRICS` that every
-        summary has. ``std`` is the sample standard deviation (ddof=1), 0.0 for one run;
-        the interval is ``mean +- t(0.975, n-1) * std / sqrt(n)``, degenerate (width 0)
-        for one run. Values are fractions 0.0-1.0 like the metrics themselves.
+        "ci95_half_width", "pooled_count", "pooled_n", "pooled_ci95_low",
+        "pooled_ci95_high", "n_runs", "values"}}, "mean_turns": {"mean", "std",
+        "values"}}`` for each name in `METRICS` that every summary has. ``std`` is the
+        sample standard deviation (ddof=1), 0.0 for one run. Values are fractions 0.0-1.0
+        like the metrics themselves.
 
     Raises:
         InputError: No summaries.
@@ -410,19 +504,42 @@ def aggregate(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in names:
         values = [float(s["metrics"][name]) for s in summaries]
-        mean = math.fsum(values) / n
-        std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+        mean, std = _mean_std(values)
         half = t_quantile_975(n - 1) * std / math.sqrt(n) if n > 1 else 0.0
+        pooled: tuple[float | None, ...] = (None, None, None, None)
+        if name not in ATTEMPT_METRICS and all(
+            name in s.get("counts", {}) and name in s.get("denominators", {}) for s in summaries
+        ):
+            count = math.fsum(float(s["counts"][name]) for s in summaries)
+            trials = sum(int(s["denominators"][name]) for s in summaries)
+            pooled = (count, trials, *wilson_interval(count, trials))
         out[name] = {
             "mean": mean,
             "std": std,
-            "ci95_low": mean - half,
-            "ci95_high": mean + half,
+            "ci95_low": max(0.0, mean - half),
+            "ci95_high": min(1.0, mean + half),
             "ci95_half_width": half,
+            "pooled_count": pooled[0],
+            "pooled_n": pooled[1],
+            "pooled_ci95_low": pooled[2],
+            "pooled_ci95_high": pooled[3],
             "n_runs": n,
             "values": values,
         }
-    return {"n_runs": n, "metrics": out}
+    result: dict[str, Any] = {"n_runs": n, "metrics": out}
+    if all("mean_turns" in s for s in summaries):
+        turns = [float(s["mean_turns"]) for s in summaries]
+        mean, std = _mean_std(turns)
+        result["mean_turns"] = {"mean": mean, "std": std, "values": turns}
+    return result
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1; 0.0 for a single value)."""
+    n = len(values)
+    mean = math.fsum(values) / n
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return mean, std
 
 
 def _number(value: float) -> str:
@@ -441,9 +558,10 @@ def format_table(summary: Mapping[str, Any]) -> str:
     ]
     width = max(len(row[0]) for row in rows)
     count_width = max(len(row[1]) for row in rows)
+    turns = f" (mean {summary['mean_turns']:.2f} per attempt)" if "mean_turns" in summary else ""
     lines = [
         f"{summary['n_tasks']} tasks, {summary['n_attempts']} attempts, "
-        f"{summary.get('n_turns', summary['n_attempts'])} turns",
+        f"{summary.get('n_turns', summary['n_attempts'])} turns{turns}",
         f"{'metric':<{width}}  {'count':>{count_width}}  {'%':>6}",
     ]
     lines += [f"{name:<{width}}  {count:>{count_width}}  {pct:>6}" for name, count, pct in rows]
@@ -458,27 +576,69 @@ def format_table(summary: Mapping[str, Any]) -> str:
     return "\n".join([*lines, footer])
 
 
+def _columns(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Lines of a plain-text table: the first column left-aligned, the others right."""
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for row in [header, *rows]:
+        cells = [str(row[0]).ljust(widths[0])] + [
+            str(c).rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+        ]
+        lines.append("  ".join(cells))
+    return lines
+
+
 def format_aggregate_table(agg: Mapping[str, Any]) -> str:
-    """Return a plain-text table of `aggregate` results: mean, 95% interval, std (percent)."""
+    """Return a plain-text table of `aggregate` results (percent): mean, the t interval over
+    runs (half width, then clipped to [0, 100]), the pooled Wilson interval, std."""
+
+    def pooled(m: Mapping[str, Any]) -> str:
+        if m.get("pooled_ci95_low") is None:
+            return "-"
+        return f"[{100 * m['pooled_ci95_low']:.1f}, {100 * m['pooled_ci95_high']:.1f}]"
+
     rows = [
         (
             name,
             f"{100 * m['mean']:.1f}%",
             f"+-{100 * m['ci95_half_width']:.1f}",
             f"[{100 * m['ci95_low']:.1f}, {100 * m['ci95_high']:.1f}]",
+            pooled(m),
             f"{100 * m['std']:.1f}",
         )
         for name, m in agg["metrics"].items()
     ]
-    header = ("metric", "mean", "95% ci", "interval", "std")
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    lines = [f"{agg['n_runs']} runs"]
-    for row in [header, *rows]:
-        cells = [row[0].ljust(widths[0])] + [
-            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
-        ]
-        lines.append("  ".join(cells))
+    header = ("metric", "mean", "95% ci", "interval", "pooled 95%", "std")
+    lines = [f"{agg['n_runs']} runs", *_columns(header, rows)]
+    turns = agg.get("mean_turns")
+    if turns:
+        lines.append(f"mean turns per attempt: {turns['mean']:.2f} (std {turns['std']:.2f})")
     return "\n".join(lines)
+
+
+def format_runs_table(summaries: Sequence[Mapping[str, Any]]) -> str:
+    """Return one line per repeat run: tasks, attempts, pass@2 (weighted) after turn 1 and
+    after all turns (count and percent), oracle after all turns, and cost."""
+    header = ("run", "tasks", "attempts", "turn 1", "all turns", "turn 1 %", "all turns %",
+              "oracle %", "cost")  # fmt: skip
+    rows = []
+    for i, s in enumerate(summaries, start=1):
+        counts, metrics = s["counts"], s["metrics"]
+        cost = s.get("cost_usd")
+        rows.append(
+            (
+                str(i),
+                str(s["n_tasks"]),
+                str(s["n_attempts"]),
+                _number(counts["pass2_weighted_turn1"]),
+                _number(counts["pass2_weighted"]),
+                f"{100 * metrics['pass2_weighted_turn1']:.1f}%",
+                f"{100 * metrics['pass2_weighted']:.1f}%",
+                f"{100 * metrics['oracle']:.1f}%",
+                "unknown" if cost is None else f"${cost:.4f}",
+            )
+        )
+    return "\n".join(_columns(header, rows))
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -10,6 +10,10 @@ Layout of ``<output_dir>/<UTC timestamp>_<model>_<dataset>_<subset>/`` (see `run
 * ``config.json``: settings, endpoints, request parameters, isolation, task ids (no secret).
 * ``attempts.jsonl``: one `AttemptRecord` per finished attempt turn, appended as it ends.
   The source of truth: everything else can be recomputed from it.
+* ``prompts.jsonl``: every distinct prompt text sent, once (keyed by its SHA-256), and each
+  first-turn prompt as the list of its messages' roles and text hashes; a record's
+  ``prompt_sha256`` names one. With the records' answers and ``feedback`` texts, any turn's
+  exact messages can be rebuilt (`Run.messages`).
 * ``tasks/<task_id>.json``: a task's votes, written when its attempts are all in.
 * ``summary.json`` and ``programs.parquet``: written at the end, by streaming the records.
 
@@ -43,6 +47,7 @@ __all__ = [
     "ATTEMPTS_FILE",
     "CONFIG_FILE",
     "PROGRAMS_FILE",
+    "PROMPTS_FILE",
     "SCHEMA_VERSION",
     "SUMMARY_FILE",
     "TASKS_DIR",
@@ -51,6 +56,7 @@ __all__ = [
     "Response",
     "Run",
     "RunName",
+    "iter_prompt_entries",
     "latest_turns",
     "list_runs",
     "parse_run_dir_name",
@@ -69,6 +75,7 @@ ATTEMPTS_FILE = "attempts.jsonl"
 TASKS_DIR = "tasks"
 SUMMARY_FILE = "summary.json"
 PROGRAMS_FILE = "programs.parquet"
+PROMPTS_FILE = "prompts.jsonl"
 
 UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 """Characters that never appear in a file or directory name arcnb makes (run and dataset
@@ -251,6 +258,16 @@ def parse_line(raw: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def iter_prompt_entries(path: Path) -> Iterator[dict[str, Any]]:
+    """The readable entries of a ``prompts.jsonl`` (``text`` and ``prompt`` lines), in order;
+    a torn or corrupt line is skipped."""
+    with open(path, "rb") as handle:
+        for raw in handle:
+            entry = parse_line(raw)
+            if entry is not None and isinstance(entry.get("sha256"), str):
+                yield entry
+
+
 def read_json(path: Path) -> dict[str, Any]:
     """Read a JSON object file.
 
@@ -296,6 +313,7 @@ class Run:
     config: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     _tasks: dict[str, Any] | None = field(default=None, repr=False)
+    _prompts: dict[str, Any] | None = field(default=None, repr=False)
     _warned: set[str] = field(default_factory=set, repr=False)
     expected_inferred: list[str] = field(default_factory=list, repr=False)
 
@@ -511,6 +529,59 @@ class Run:
         """
         index = self.index(on_turn)
         yield from self.read_at(sorted(turns[-1][1] for turns in index.values()))
+
+    # -- prompts ----------------------------------------------------------------------------
+    def prompt(self, prompt_sha256: str) -> list[dict[str, str]]:
+        """The first-turn messages a record's ``prompt_sha256`` names, exactly as sent.
+
+        Raises:
+            InputError: The run has no ``prompts.jsonl`` (made before arcnb stored prompts)
+                or lacks this prompt or one of its texts.
+        """
+        if self._prompts is None:
+            path = self.path / PROMPTS_FILE
+            if not path.exists():
+                raise InputError(
+                    f"{self.path}: no {PROMPTS_FILE} (the run predates stored prompts): "
+                    "only the prompts' hashes are recorded"
+                )
+            self._prompts = {}
+            for entry in iter_prompt_entries(path):
+                self._prompts[(entry.get("kind"), entry["sha256"])] = entry
+        entry = self._prompts.get(("prompt", prompt_sha256))
+        if entry is None:
+            raise InputError(f"{PROMPTS_FILE}: no prompt {prompt_sha256[:12]}...")
+        messages = []
+        for part in entry["messages"]:
+            text = self._prompts.get(("text", part["text_sha256"]))
+            if text is None:
+                raise InputError(f"{PROMPTS_FILE}: no text {part['text_sha256'][:12]}...")
+            messages.append({"role": part["role"], "content": text["text"]})
+        return messages
+
+    def messages(self, task_id: str, attempt: int, turn: int = 1) -> list[dict[str, str]]:
+        """The exact messages sent for one turn of an attempt.
+
+        The first-turn prompt (`prompt`), then for each earlier turn the model's answer
+        (its ``content``, as it was sent back) and the next turn's ``feedback``.
+
+        Raises:
+            InputError: That turn (or an earlier one of the attempt) is not recorded, or the
+                run lacks its prompt (see `prompt`).
+        """
+        turns = {t: offset for t, offset, _ in self.index().get((task_id, attempt), [])}
+        missing = [t for t in range(1, turn + 1) if t not in turns]
+        if missing:
+            raise InputError(
+                f"{self.path}: task {task_id!r} attempt {attempt} has no recorded turn {missing[0]}"
+            )
+        records = list(self.read_at(turns[t] for t in range(1, turn + 1)))
+        messages = self.prompt(records[0]["prompt_sha256"])
+        for earlier, record in zip(records, records[1:], strict=False):
+            answer = (earlier.get("response") or {}).get("content") or ""
+            messages.append({"role": "assistant", "content": answer})
+            messages.append({"role": "user", "content": record.get("feedback") or ""})
+        return messages
 
     # -- tasks ------------------------------------------------------------------------------
     def tasks(self) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from arcnb.config import DEFAULT_MODEL, MIN_TURNS_FOR_FRACTION, RunConfig
-from arcnb.errors import AuthError, InputError, RunFailedError
+from arcnb.errors import AuthError, DiskFullError, InputError, RunFailedError
 from arcnb.evaluate import evaluate_program_async
 from arcnb.executor import Executor
 from arcnb.extract import extract_code
@@ -41,12 +41,13 @@ from arcnb.metrics import (
     SummaryBuilder,
     aggregate,
     format_aggregate_table,
+    format_runs_table,
     format_table,
     task_summary,
 )
 from arcnb.prompts import build_messages, build_refinement_message, templates_sha256
 from arcnb.rundir import ATTEMPTS_FILE, CONFIG_FILE, SCHEMA_VERSION, Run, run_dir_name, subset_label
-from arcnb.tasks import Task, dataset_record, load_tasks
+from arcnb.tasks import Task, dataset_record, load_tasks, tasks_sha256
 
 logger = logging.getLogger("arcnb")
 
@@ -91,8 +92,10 @@ class EvalResult:
         return self.runs[-1].per_task_frame()
 
     def table(self) -> str:
+        """One run's metrics table; for repeat runs, the per-run table and the aggregate."""
         if self.aggregate:
-            return format_aggregate_table(self.aggregate)
+            per_run = format_runs_table([r.summary for r in self.runs])
+            return per_run + "\n\n" + format_aggregate_table(self.aggregate)
         return self.runs[-1].table()
 
 
@@ -125,6 +128,8 @@ async def run_eval_async(**kwargs: Any) -> EvalResult:
         cfg = _config_for_resume(cfg)
     cfg.validate()
     tasks = _select_tasks(cfg)
+    if cfg.resume:
+        _check_resume_data(cfg, tasks)
     use_local = _wants_local_model(cfg)
     api_key = None
     if not use_local:  # every key check before anything is written or started
@@ -232,6 +237,31 @@ def _config_for_resume(cfg: RunConfig) -> RunConfig:
         new.base_url = None
     new.progress = cfg.progress
     return new
+
+
+def _check_resume_data(cfg: RunConfig, tasks: list[Task]) -> None:
+    """Refuse a resume whose tasks are not the data the run was made on.
+
+    Raises:
+        InputError: The tasks' checksum differs from the one in config.json.
+    """
+    recorded = Run.open(cfg.resume).config.get("dataset")
+    if not isinstance(recorded, dict) or not recorded.get("tasks_sha256"):
+        logger.warning(
+            "--resume: %s records no dataset checksum (made by an older arcnb): the tasks "
+            "cannot be checked against the run's (arc-agi-1 was the 2019 snapshot then, "
+            "now arc-agi-1-2019)",
+            cfg.resume,
+        )
+        return
+    now = tasks_sha256(tasks)
+    if now != recorded["tasks_sha256"]:
+        made_on = f", version {recorded['version']}" if recorded.get("version") else ""
+        raise InputError(
+            f"--resume: the tasks of {cfg.dataset!r} differ from the ones the run was made on"
+            f"{made_on} (tasks checksum {now[:12]}, the run's {recorded['tasks_sha256'][:12]}): "
+            "the data changed since; start a new run"
+        )
 
 
 def _wants_local_model(cfg: RunConfig) -> bool:
@@ -354,7 +384,8 @@ class _Run:
         self._prompts: dict[str, tuple[list[dict], str]] = {}  # live task -> messages, sha256
         self._live: dict[str, dict[int, dict]] = {}  # live task -> attempt -> latest record
         self.in_flight = 0
-        self.stopped_by: str | None = None  # "budget", "auth" or "max_failures"
+        self.stopped_by: str | None = None  # "budget", "auth", "max_failures", "disk_full"
+        self.disk_error: DiskFullError | None = None
         self.auth_error: str | None = None
         # the variable the key came from (named in an auth error), None when none was sent
         self.key_env = (cfg.api_key_env or OPENAI_KEY_ENV) if api_key else None
@@ -429,6 +460,12 @@ class _Run:
             if self.bar is not None:
                 self.bar.close()
             await self.llm.aclose()
+        if self.stopped_by == "disk_full":  # no summary: unfinished, resumable
+            try:
+                self.writer.close()
+            except OSError:
+                pass  # the records are with the kernel already
+            raise self.disk_error
         if self.stopped_by == "auth":  # no summary: the run is unfinished and resumable
             self.writer.close()
             if self.key_env:
@@ -545,7 +582,13 @@ class _Run:
     async def _attempt(self, task: Task, attempt: int, offsets: list[int]) -> None:
         if task.id not in self._prompts:  # every attempt of a task sends the same first turn
             first = build_messages(task)
-            self._prompts[task.id] = (first, hashlib.sha256(json.dumps(first).encode()).hexdigest())
+            sha = hashlib.sha256(json.dumps(first).encode()).hexdigest()
+            try:
+                self.writer.append_prompt(sha, first)  # before any record names it
+            except DiskFullError as error:
+                self._disk_full(error)
+                return
+            self._prompts[task.id] = (first, sha)
             self._live[task.id] = {}
         messages, prompt_sha = self._prompts[task.id]
         done = list(Run(self.run_dir, {}).read_at(offsets)) if offsets else []
@@ -570,8 +613,16 @@ class _Run:
             self.bar.update(1)
         self.remaining[task.id] -= 1
         if self.remaining[task.id] == 0:
-            self._finish_task(task)
+            try:
+                self._finish_task(task)
+            except DiskFullError as error:  # tasks/<id>.json: redone by the resume
+                self._disk_full(error)
         self._update_bar()
+
+    def _disk_full(self, error: DiskFullError) -> None:
+        """Stop asking: nothing more can be recorded (raised once the workers are done)."""
+        if self.stopped_by != "disk_full":
+            self.stopped_by, self.disk_error = "disk_full", error
 
     def _extend(self, task: Task, messages: list[dict], rec: dict) -> list[dict]:
         """The conversation after `rec`'s turn: its answer, then the refinement request."""
@@ -668,7 +719,11 @@ class _Run:
             "usage": resp.usage,
             "timings": {"api_s": resp.latency_s, "exec_s": ev.exec_s, "finished_at": _now()},
         }
-        self.writer.append_attempt(rec)
+        try:
+            self.writer.append_attempt(rec)
+        except DiskFullError as error:  # the answer is lost; the resume asks again
+            self._disk_full(error)
+            raise _Stop from None
         return rec
 
     # -- task and run summaries -----------------------------------------------------------

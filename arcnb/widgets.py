@@ -305,6 +305,19 @@ def text_html(record: Mapping[str, Any], field: str) -> str:
     return f"<pre style='white-space:pre-wrap'>{_text(value)}</pre>"
 
 
+def messages_html(data: RunView, task_id: str, attempt: int, turn: int) -> str:
+    """The exact messages sent for one turn (rebuilt by `arcnb.rundir.Run.messages`)."""
+    try:
+        messages = data.run.messages(task_id, attempt, turn)
+    except InputError as error:
+        return f"<i>{html.escape(str(error))}</i>"
+    return "".join(
+        f"<div><b>{html.escape(m['role'])}</b>"
+        f"<pre style='white-space:pre-wrap'>{_text(m['content'])}</pre></div>"
+        for m in messages
+    )
+
+
 def _details(title: str, body: str) -> str:
     return f"<details><summary>{title}</summary>{body}</details>"
 
@@ -405,13 +418,23 @@ def _candidate(candidate: Any, truth: Grid | None, rank: int, inline: bool) -> s
     )
 
 
-def turn_html(data: RunView, task_id: str, attempt: int, turn: int, inline: bool = True) -> str:
-    """Every view of one turn (reasoning and response collapsed in ``<details>``)."""
+def turn_html(
+    data: RunView,
+    task_id: str,
+    attempt: int,
+    turn: int,
+    inline: bool = True,
+    with_messages: bool = False,
+) -> str:
+    """Every view of one turn (reasoning and response collapsed in ``<details>``); with
+    ``with_messages``, also the messages sent (collapsed: they are the largest part)."""
     record = data.record(task_id, attempt, turn)
     title = f"task {html.escape(task_id)} &middot; attempt {attempt} &middot; turn {turn}"
+    sent = messages_html(data, task_id, attempt, turn) if with_messages else ""
     return (
         f"<div class='arcnb-turn'><h4>{title}</h4>{failure_html(record)}"
         f"{grids_html(record, data.task(task_id), inline)}"
+        + (_details("messages sent", sent) if with_messages else "")
         + _details("reasoning", text_html(record, "reasoning"))
         + _details("response", text_html(record, "content"))
         + f"{code_html(record)}</div>"
@@ -537,10 +560,11 @@ class Explorer:
         self.code_view = w.HTML()
         self.reasoning_view = w.HTML()
         self.response_view = w.HTML()
+        self.messages_view = w.HTML()
         self.tally_view = w.HTML()
         text = w.Accordion(
-            children=[self.reasoning_view, self.response_view],
-            titles=("reasoning", "response"),
+            children=[self.messages_view, self.reasoning_view, self.response_view],
+            titles=("messages sent", "reasoning", "response"),
             selected_index=None,
         )
         tally = w.Accordion(children=[self.tally_view], titles=("vote tally",), selected_index=0)
@@ -628,7 +652,8 @@ class Explorer:
     def _render(self) -> None:
         task_id, attempt, turn = self.selection
         if task_id is None or attempt is None or turn is None:
-            for view in (self.failure_view, self.grids_view, self.code_view, self.tally_view):
+            for view in (self.failure_view, self.grids_view, self.code_view, self.tally_view,
+                         self.messages_view):  # fmt: skip
                 view.value = ""
             self.header_view.value = "<p><i>this run has no attempt records yet</i></p>"
             return
@@ -644,6 +669,7 @@ class Explorer:
         self.code_view.value = code_html(record)
         self.reasoning_view.value = text_html(record, "reasoning")
         self.response_view.value = text_html(record, "content")
+        self.messages_view.value = messages_html(self.data, task_id, attempt, turn)
         vote, source = self.data.vote(task_id)
         self.tally_view.value = tally_html(vote, self.data.expected_test(task_id), source)
 
@@ -655,7 +681,8 @@ class Explorer:
             return "<p><i>this run has no attempt records yet</i></p>"
         vote, source = self.data.vote(task_id)
         tally = tally_html(vote, self.data.expected_test(task_id), source)
-        return f"<div>{turn_html(self.data, task_id, attempt, turn)}{_details('vote tally', tally)}</div>"
+        turn_view = turn_html(self.data, task_id, attempt, turn, with_messages=True)
+        return f"<div>{turn_view}{_details('vote tally', tally)}</div>"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})

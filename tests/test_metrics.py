@@ -11,18 +11,22 @@ from arcnb.metrics import (
     aggregate,
     final_attempts,
     format_aggregate_table,
+    format_runs_table,
     format_table,
     pass_at_k,
     summarize,
     t_quantile_975,
+    wilson_interval,
 )
 from arcnb.voting import METHODS
 
 A, B, C, D, X, Y, Z = [[1]], [[2]], [[3]], [[4]], [[5]], [[6]], [[7]]
 
 
-def ex(output, correct=False, status="ok"):
-    return {"status": status, "output": output, "error": None, "correct": correct}
+def ex(output, correct=False, status="ok", px=None):
+    pixels = float(correct) if px is None else px
+    return {"status": status, "output": output, "error": None, "correct": correct,
+            "pixel_accuracy": pixels}  # fmt: skip
 
 
 def rec(task_id, attempt, turn=1, *, test=(), train=(), acc=0.0, trans=False, **fields):
@@ -60,7 +64,7 @@ T1 = [
         cost_usd=0.25),
     rec("t1", 1, 1, final=False, test=[ex(Z), ex(Z)], train=[ex(Z)], cost_usd=0.5),
     rec("t1", 1, 2, test=[ex(A, True), ex(C, True)], train=[ex(Z)]),
-    rec("t1", 2, test=[ex(B), ex(Y)], train=[ex(Z)]),
+    rec("t1", 2, test=[ex(B, px=0.25), ex(Y)], train=[ex(Z)]),
     rec("t1", 3, test=[ex(B), ex(Y)], train=[ex(Z)]),
 ]  # fmt: skip
 # t2: two API failures, and a program that crashed on one train input.
@@ -102,13 +106,25 @@ def test_summarize_hand_computed():
         "pass2_train_majority_excl_trans": 2.0,
         "oracle": 2.0,
         "oracle_excl_trans": 2.0,
+        # After turn 1, t1 a1 answered Z, Z: weighted and train_majority are as above, and
+        # test 1's C is nowhere, so the oracle gets 0.5 of t1 (plus t2's 1.0).
+        "pass2_weighted_turn1": 1.5,
+        "pass2_train_majority_turn1": 1.5,
+        "oracle_turn1": 1.5,
         "all_train_correct": 1,  # t1 a0
         "min1_train_correct": 2,  # t1 a0, t2 a2
         "min1_code_success": 1,  # t1 (t2's program crashed on a train input)
         "max_length_responses": 1,  # t2 a2
         "timeout_responses": 1,
         "api_failure_responses": 1,
+        # Final turns, each attempt's mean over its examples (failed calls count 0):
+        # train t1 a0 1.0, t2 a2 0.5; test t1 a0 0.5, a1 1.0, a2 0.125, t2 a2 1.0.
+        "mean_train_pixel_accuracy": 1.5,
+        "mean_test_pixel_accuracy": 2.625,
     }
+    assert summary["denominators"]["mean_test_pixel_accuracy"] == 7
+    assert summary["metrics"]["mean_train_pixel_accuracy"] == pytest.approx(1.5 / 7)
+    assert summary["mean_turns"] == pytest.approx(8 / 7)  # t1 a1 took 2 turns, the rest 1
     assert list(summary["metrics"]) == list(METRICS)
     assert summary["metrics"]["pass2_weighted"] == 0.5
     assert summary["metrics"]["pass2_weighted_excl_trans"] == pytest.approx(2 / 3)
@@ -175,13 +191,14 @@ def test_missing_expected_outputs_is_an_error():
 def test_format_table_lists_every_metric():
     table = format_table(summarize(RECORDS, ["t1", "t2", "t3"], EXPECTED))
     lines = table.splitlines()
-    assert lines[0] == "3 tasks, 7 attempts, 8 turns"
+    assert lines[0] == "3 tasks, 7 attempts, 8 turns (mean 1.14 per attempt)"
     assert lines[1].split() == ["metric", "count", "%"]
     rows = {line.split()[0]: line.split()[1:] for line in lines[2:-1]}
     assert list(rows) == list(METRICS)
     assert rows["pass2_weighted"] == ["1.5/3", "50.0%"]
     assert rows["oracle"] == ["2/3", "66.7%"]
     assert rows["max_length_responses"] == ["1/8", "12.5%"]
+    assert rows["mean_test_pixel_accuracy"] == ["2.62/7", "37.5%"]
     assert lines[-1] == "tokens: 107 prompt, 13 completion; cost: $0.7500 (+6 turns unpriced)"
 
 
@@ -205,7 +222,70 @@ def test_aggregate_three_runs():
     table = format_aggregate_table(agg)
     assert table.splitlines()[0] == "3 runs"
     assert "pass2_weighted" in table
-    assert "60.0%  +-24.8  [35.2, 84.8]  10.0" in table
+    assert "60.0%  +-24.8  [35.2, 84.8]           -  10.0" in table  # no counts: no pooled
+
+
+def _run(successes, tasks=10, turns=1.0):
+    """A summary with only pass2_weighted and one response metric, as `summarize` gives."""
+    names = ("pass2_weighted", "timeout_responses")
+    return {
+        "metrics": dict.fromkeys(names, successes / tasks),
+        "counts": dict.fromkeys(names, successes),
+        "denominators": dict.fromkeys(names, tasks),
+        "mean_turns": turns,
+    }
+
+
+def test_aggregate_all_zero_runs_keep_an_honest_interval():
+    agg = aggregate([_run(0), _run(0), _run(0)])
+    m = agg["metrics"]["pass2_weighted"]
+    assert (m["mean"], m["ci95_low"], m["ci95_high"]) == (0.0, 0.0, 0.0)
+    # Pooled: 0 of 30 trials; the Wilson score interval, (2np + z^2 +- z sqrt(z^2 + 4np(1-p)))
+    # / (2(n + z^2)), is [0, 0.1135].
+    assert (m["pooled_count"], m["pooled_n"]) == (0.0, 30)
+    assert m["pooled_ci95_low"] == 0.0
+    assert m["pooled_ci95_high"] == pytest.approx(0.1135134, abs=1e-6)
+    assert "[0.0, 11.4]" in format_aggregate_table(agg)
+
+
+def test_aggregate_interval_is_clipped_to_unit_range():
+    agg = aggregate([_run(0), _run(0), _run(3, turns=2.0)])
+    m = agg["metrics"]["pass2_weighted"]
+    # mean 0.1, std 0.1732; half width t(0.975, 2) * 0.1732 / sqrt(3) = 0.430 > the mean.
+    assert m["ci95_half_width"] == pytest.approx(0.4302653, abs=1e-6)
+    assert m["ci95_low"] == 0.0 and m["ci95_high"] == pytest.approx(0.5302653, abs=1e-6)
+    high = aggregate([_run(10), _run(10), _run(7)])["metrics"]["pass2_weighted"]
+    assert high["ci95_high"] == 1.0 and high["ci95_low"] < high["mean"] < 1.0
+    # 3 of 30 pooled: Wilson [0.0346, 0.2562] (the closed form above).
+    assert m["pooled_ci95_low"] == pytest.approx(0.034600, abs=1e-5)
+    assert m["pooled_ci95_high"] == pytest.approx(0.256211, abs=1e-5)
+    assert agg["mean_turns"]["mean"] == pytest.approx(4 / 3)
+
+
+def test_wilson_interval_matches_the_closed_form():
+    z = 1.959963984540054
+    for x, n in ((0, 30), (7, 30), (30, 30), (1, 1), (2.5, 4)):
+        p = x / n
+        root = z * math.sqrt(z * z + 4 * n * p * (1 - p))
+        low, high = (
+            (2 * n * p + z * z - root) / (2 * (n + z * z)),
+            (2 * n * p + z * z + root) / (2 * (n + z * z)),
+        )
+        got = wilson_interval(x, n)
+        assert got[0] == pytest.approx(max(0.0, low), abs=1e-12)
+        assert got[1] == pytest.approx(min(1.0, high), abs=1e-12)
+    assert all(math.isnan(v) for v in wilson_interval(0, 0))
+
+
+def test_runs_table_turn1_against_all_turns():
+    one = summarize(RECORDS, ["t1", "t2", "t3"], EXPECTED)
+    solved = [rec("t3", 0, test=[ex(B, True)], train=[ex(B, True)], acc=1.0)]
+    two = summarize(RECORDS + solved, ["t1", "t2", "t3"], EXPECTED)
+    lines = format_runs_table([one, two]).splitlines()
+    assert lines[0].split() == ["run", "tasks", "attempts", "turn", "1", "all", "turns", "turn",
+                                "1", "%", "all", "turns", "%", "oracle", "%", "cost"]  # fmt: skip
+    assert lines[1].split() == ["1", "3", "7", "1.5", "1.5", "50.0%", "50.0%", "66.7%", "$0.7500"]
+    assert lines[2].split() == ["2", "3", "8", "2.5", "2.5", "83.3%", "83.3%", "100.0%", "$0.7500"]
 
 
 def test_aggregate_one_run_and_none():

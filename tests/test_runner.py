@@ -15,8 +15,10 @@ from arcfixtures import BROKEN, FLIP, ROOT, WRONG, key_of, make_tasks
 from scripted_server import ScriptedServer
 
 from arcnb import run_eval
+from arcnb.errors import InputError
 from arcnb.logs import read_attempts, read_programs
 from arcnb.prompts import encode_grid
+from arcnb.rundir import Run
 
 KEY = "fake-key-runner-secret-0123456789abcdef"
 
@@ -186,6 +188,64 @@ def test_repeat_runs_aggregate(env, scripted_run):
     assert w["mean"] == 1.0 and w["std"] == 0.0 and w["ci95_low"] == w["ci95_high"] == 1.0
 
 
+def test_repeat_runs_cli_prints_turn1_against_all_turns(env):
+    """Three runs where feedback always helps: every first answer is wrong, every second
+    right. The CLI prints the per-run table (turn 1 vs all turns) and the aggregate with
+    its intervals, which stay inside 0-100% even when every run scored 0 or 100%."""
+    make_tasks(env / "tasks", ["a", "b"])
+    script = {"default": {"turns": {"1": {"content": WRONG}, "2": {"content": FLIP}}}}
+    with ScriptedServer(script) as server:
+        proc = _cli(
+            "run", "--dataset", str(env / "tasks"), "--subset", "all_evaluation",
+            "--base-url", server.base_url, "--model", "scripted", "--max-attempts", "2",
+            "--max-turns", "2", "--repeat-runs", "3", "--output-dir", str(env / "logs"),
+            "--no-progress", "--exec-timeout", "5", env=_cli_env({"OPENAI_API_KEY": KEY}),
+            cwd=env,
+        )  # fmt: skip
+        out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["run", "tasks", "attempts"]
+    for i in (1, 2, 3):  # run, tasks, attempts, turn 1, all turns, turn 1 %, all turns %
+        assert lines[i].split()[:7] == [str(i), "2", "4", "0", "2", "0.0%", "100.0%"]
+    rows = {line.split()[0]: line for line in lines if line.startswith(("pass2_", "oracle"))}
+    # Wilson on 0 of 6 pooled task trials: [0, 39.0]; on 6 of 6: [61.0, 100].
+    assert rows["pass2_weighted_turn1"].split()[1:] == ["0.0%", "+-0.0", "[0.0,", "0.0]",
+                                                        "[0.0,", "39.0]", "0.0"]  # fmt: skip
+    assert rows["pass2_weighted"].split()[1:] == ["100.0%", "+-0.0", "[100.0,", "100.0]",
+                                                  "[61.0,", "100.0]", "0.0"]  # fmt: skip
+    assert "mean turns per attempt: 2.00 (std 0.00)" in out
+    agg_path = Path(next(line for line in lines if line.startswith("aggregate: ")).split()[1])
+    agg = json.loads(agg_path.read_text())
+    assert agg["metrics"]["oracle_turn1"]["values"] == [0.0, 0.0, 0.0]
+    assert agg["metrics"]["pass2_weighted"]["pooled_n"] == 6
+    for run_dir in agg["runs"]:
+        summary = json.loads((Path(run_dir) / "summary.json").read_text())
+        assert summary["mean_turns"] == 2.0
+        assert summary["metrics"]["mean_train_pixel_accuracy"] == 1.0  # FLIP is exact
+
+
+def test_every_turns_messages_are_rebuilt_from_the_run(env, scripted_run):
+    """The exact messages the server received for every turn, rebuilt from the run
+    directory alone; every distinct text is stored once (the shared system prompt too)."""
+    make_tasks(env / "tasks", ["a", "b", "c"])
+    script = {"default": {"turns": {"1": {"content": WRONG}, "2": {"content": FLIP}}}}
+    run = scripted_run(env, script, api_key=KEY, max_attempts=2, max_turns=2)
+    received = [body["messages"] for body in run.requests]
+    assert len(received) == 12  # 3 tasks x 2 attempts x 2 turns
+    stored = Run.open(run.run_dir)
+    rebuilt = [
+        stored.messages(r["task_id"], r["attempt"], r["turn"]) for r in read_attempts(run.run_dir)
+    ]
+    assert sorted(map(json.dumps, rebuilt)) == sorted(map(json.dumps, received))
+    entries = [json.loads(line) for line in (run.run_dir / "prompts.jsonl").open()]
+    texts = [e["text"] for e in entries if e["kind"] == "text"]
+    assert len(texts) == len(set(texts)) == 4  # one system prompt, three task prompts
+    assert sum(e["kind"] == "prompt" for e in entries) == 3
+    with pytest.raises(InputError, match="no recorded turn 3"):
+        stored.messages("a", 0, 3)
+
+
 def _cli(*args: str, env: dict | None = None, cwd: Path | None = None, **kw):
     return subprocess.Popen(
         [sys.executable, "-m", "arcnb.cli", *args],
@@ -255,6 +315,12 @@ def test_kill_and_resume(env):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["n_tasks"] == 6 and summary["n_attempts"] == 24
     assert summary["metrics"]["pass2_weighted"] == 1.0
+    entries = [json.loads(line) for line in (run_dir / "prompts.jsonl").open()]
+    hashes = [e["sha256"] for e in entries]
+    # the resume stored nothing twice: 6 task texts, 6 prompts, 1 shared system text
+    assert len(hashes) == len(set(hashes)) == 13
+    stored = Run.open(run_dir)
+    assert all(stored.messages(t, a)[1]["content"] for t, a, _ in keys)
     assert_no_secret(run_dir)
 
 

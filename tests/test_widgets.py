@@ -102,6 +102,32 @@ def test_dropdowns_and_selection(run_dir):
         ex.select("beta", 7)
 
 
+def test_explorer_shows_the_messages_sent(run_dir):
+    """Turn 2 of beta: the system prompt, the task, the wrong first answer and the feedback
+    on it, as the run stored them (plain text of the view, in that order)."""
+    ex = explore(run_dir)
+    ex.select("beta", 0, 2)
+    shown = _plain(ex.messages_view.value)
+    first = _record(run_dir, "beta", 0, 1)
+    second = _record(run_dir, "beta", 0, 2)
+    parts = ["system", "user", "assistant", first["response"]["content"], "user",
+             second["feedback"]]  # fmt: skip
+    at = 0
+    for part in parts:  # each after the one before
+        found = shown.find(part, at)
+        assert found >= 0, (part, shown[at:])
+        at = found + len(part)
+    ex.select("beta", 0, 1)
+    assert "assistant" not in _plain(ex.messages_view.value)  # turn 1: the prompt only
+    assert "messages sent" in ex._repr_html_()
+    (run_dir / "prompts.jsonl").rename(run_dir / "prompts.moved")
+    try:
+        ex.refresh()
+        assert "predates stored prompts" in ex.messages_view.value
+    finally:
+        (run_dir / "prompts.moved").rename(run_dir / "prompts.jsonl")
+
+
 def test_untrusted_text_is_escaped(run_dir):
     ex = explore(run_dir)
     ex.select("alpha", 1)
