@@ -21,7 +21,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from arcnb.config import RunConfig
+from arcnb.config import REQUIRE_ISOLATION_HELP, RunConfig
+from arcnb.executor import ISOLATION_LEVELS
 from arcnb.dataset.config import DatasetConfig
 from arcnb.errors import InputError
 from arcnb.settings import add_flags, help_of, settings_from_args
@@ -49,7 +50,7 @@ def _progress_to_stderr(debug: bool = False) -> None:
 
 
 def _executor(args: argparse.Namespace):
-    if args.exec_workers is None and args.exec_timeout is None:
+    if args.exec_workers is None and args.exec_timeout is None and args.require_isolation is None:
         return None
     from arcnb.executor import Executor
 
@@ -57,7 +58,11 @@ def _executor(args: argparse.Namespace):
         raise InputError(f"--exec-workers must be >= 1, got {args.exec_workers}")
     if args.exec_timeout is not None and args.exec_timeout <= 0:
         raise InputError(f"--exec-timeout must be > 0 seconds, got {args.exec_timeout}")
-    return Executor(workers=args.exec_workers, timeout=args.exec_timeout or RunConfig.exec_timeout)
+    return Executor(
+        workers=args.exec_workers,
+        timeout=args.exec_timeout or RunConfig.exec_timeout,
+        require_isolation=args.require_isolation or RunConfig.require_isolation,
+    )
 
 
 def _add_exec_args(parser: argparse.ArgumentParser) -> None:
@@ -67,6 +72,8 @@ def _add_exec_args(parser: argparse.ArgumentParser) -> None:
           "(default: one per core)")  # fmt: skip
     _flag(parser, "exec-timeout", type=float, metavar="S", help="seconds per grid "
           f"(default: {RunConfig.exec_timeout})")  # fmt: skip
+    _flag(parser, "require-isolation", choices=ISOLATION_LEVELS, metavar="LEVEL",
+          help=f"{REQUIRE_ISOLATION_HELP} (default: {RunConfig.require_isolation})")  # fmt: skip
 
 
 # -- dataset -------------------------------------------------------------------------------------

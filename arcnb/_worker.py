@@ -2,14 +2,34 @@
 
 The pool (`arcnb.executor`) starts one of these per core with a scrubbed environment:
 `python -I -B _worker.py '<json config>'`. It imports numpy and the modules programs
-commonly use, isolates itself from the network, then serves requests on stdin, one JSON line
-each, answering one JSON line on stdout. It never runs untrusted code itself: every program
-runs in a fresh child forked from it, which drops privileges and is killed at its deadline.
+commonly use, builds its sandbox once (namespaces, jail, seccomp filter, Landlock ruleset),
+then serves requests on stdin and answers on stdout. It never runs untrusted code itself: every
+program runs in a fresh child forked from it, which enters the jail, drops every privilege and
+is killed at its deadline.
 
-Protocol (one line each way):
-    request  {"code": str, "grids": [grid, ...], "timeout": float, "compile_timeout": float}
-    response {"results": [{"status", "output", "error_type", "error", "duration"}, ...]}
-The first line the worker writes is {"ready": true, "isolation": {...}}.
+Defence in depth, each mechanism detected by trying it (never by uid), all reported in the
+ready line's "isolation" (see `Executor.isolation` and the README's table):
+- namespaces: network, mount, IPC and PID, directly (root) or inside a user namespace (an
+  ordinary user where the kernel allows it). With a PID namespace the worker forks a "zygote"
+  that is the namespace's init and serves requests: a program's kill(-1) reaches nothing but
+  itself, and nothing outside the namespace can be seen or signalled;
+- the filesystem: a chroot into a read-only tmpfs holding only the Python library folders,
+  bind-mounted read-only (mount namespace); or a chroot into an empty read-only folder with
+  modules preloaded (root without CAP_SYS_ADMIN, e.g. a container); or Landlock (an ordinary
+  user, Linux >= 5.13): read-only access beneath the library folders, nothing else;
+- in the child, after the jail: a uid that is not the runner's where switching is permitted,
+  every capability dropped (bounding, effective, permitted, inheritable, ambient),
+  no_new_privs, then a seccomp deny-list (`DENIED`: io_uring, ptrace, process_vm_*, mount and
+  namespace calls, bpf, perf_event_open, keyrings, module and kexec calls, SysV IPC and POSIX
+  message queues, socket() of every family, execve, fork/clone, pidfd_*), plus kill() limited to itself
+  where neither a PID namespace, another uid nor Landlock's signal scope confines signals;
+- resource limits: address space, CPU, file size 0, one process (no fork, no thread), no core.
+
+Protocol: each request is a decimal byte count on its own line, then that many bytes of JSON
+{"code": str, "grids": [grid, ...], "timeout": float, "compile_timeout": float}; the worker
+reads exactly one request at a time, so a forked child never holds a later program's request.
+Each response is one JSON line {"results": [{"status", "output", "error_type", "error",
+"duration"}, ...]}. The first line the worker writes is {"ready": true, "isolation": {...}}.
 
 Two clocks per child: `compile_timeout` covers the sandbox set-up, `compile()` and the
 program's top level, up to the child's first line ({"c": "ok"}, or the reason it failed);
@@ -33,6 +53,7 @@ import os
 import resource
 import select
 import signal
+import struct
 import sys
 import tempfile
 import time
@@ -50,9 +71,50 @@ _grid = _load_grid_module()
 validate_grid = _grid.model_output  # (grid, None) or (None, reason); see arcnb/grid.py
 MAX_SIDE = _grid.MAX_SIDE  # ARC grids are at most 30x30
 RESULT_CAP = 64 * 1024  # bytes per grid result line; a 30x30 grid is ~2.7 KB of JSON
-CLONE_NEWNET = 0x40000000
-CLONE_NEWUSER = 0x10000000
-PR_SET_PDEATHSIG = 1
+MAX_REQUEST = 64 * 1024 * 1024  # bytes; a request header announcing more is a pool bug
+JAIL_PREFIX = "arcnb-jail-"  # + the worker's pid + "-" + random: the pool sweeps dead ones
+
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = (
+    0x00020000, 0x08000000, 0x10000000, 0x20000000, 0x40000000,
+)  # fmt: skip
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
+    1, 2, 4, 8, 32, 4096, 16384, 1 << 18,
+)  # fmt: skip
+# statvfs flags of a mount that a bind remount inside a user namespace must keep (locked)
+_LOCKED = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
+           (os.ST_NOATIME, 1024), (os.ST_NODIRATIME, 2048), (os.ST_RELATIME, 1 << 21))  # fmt: skip
+PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_SECUREBITS = 1, 24, 28
+PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, PR_SET_SECCOMP = 38, 47, 4, 22
+SECCOMP_MODE_FILTER = 2
+SECBITS_LOCKED_NOROOT = 0x2F  # NOROOT, NO_SETUID_FIXUP, KEEP_CAPS off: all locked
+_CAP_VERSION_3 = 0x20080522
+
+# Denied in every child (EPERM), whatever else is in force: nothing a transform() needs.
+DENIED = (
+    "io_uring_setup", "io_uring_enter", "io_uring_register",  # gets around socket() filters
+    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
+    "pidfd_open", "pidfd_getfd", "pidfd_send_signal",
+    "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "mount_setattr",
+    "move_mount", "open_tree", "fsopen", "fsconfig", "fsmount", "fspick",
+    "open_by_handle_at", "name_to_handle_at",
+    "bpf", "perf_event_open", "userfaultfd", "keyctl", "add_key", "request_key",
+    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
+    "reboot", "swapon", "swapoff", "acct", "syslog", "quotactl", "vhangup", "iopl", "ioperm",
+    "sethostname", "setdomainname", "settimeofday", "clock_settime", "clock_adjtime",
+    "adjtimex", "personality", "mknod", "mknodat",
+    "shmget", "shmat", "shmctl", "shmdt", "msgget", "msgsnd", "msgrcv", "msgctl",
+    "semget", "semop", "semtimedop", "semctl",
+    "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr",
+    "socket", "socketpair", "execve", "execveat",
+    "process_madvise", "migrate_pages", "move_pages",
+)  # fmt: skip
+# Denied when the first argument names another process (0 means the caller itself).
+DENIED_FOR_OTHERS = ("prlimit64", "sched_setaffinity", "sched_setscheduler", "sched_setparam")
+# Landlock (struct layouts and bits from <linux/landlock.h>)
+LANDLOCK_CREATE_RULESET, LANDLOCK_ADD_RULE, LANDLOCK_RESTRICT_SELF = 444, 445, 446
+_FS_BITS_BY_ABI = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 4: (1 << 15) - 1,
+                   5: (1 << 16) - 1}  # fmt: skip
+_LL_READ = (1 << 2) | (1 << 3)  # READ_FILE | READ_DIR
 
 # Modules loaded before any fork, so that a program imports them for free. Every module loaded
 # here makes each fork slower (numpy.random alone doubles its cost), so the heavier ones are
@@ -69,111 +131,266 @@ HEAVY_PRELOAD = [
     "statistics", "random", "fractions", "decimal", "array", "queue", "struct", "warnings",
     "pprint", "textwrap", "unicodedata", "weakref", "inspect", "datetime",
 ]  # fmt: skip
-CLONE_NEWNS = 0x00020000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
-    1, 2, 4, 32, 4096, 16384, 1 << 18,
-)  # fmt: skip
 
 
 def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc
 
 
-def _isolate_network(libc: ctypes.CDLL) -> str:
-    """Cut this worker (and so every child) off the network; return the mechanism used."""
-    if libc.unshare(CLONE_NEWNET) == 0:  # root (with CAP_SYS_ADMIN)
-        return "netns"
-    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:
-        return "userns+netns"
-    try:  # fall back to a seccomp filter: no sockets but AF_UNIX
-        import socket
+def _library_dirs() -> list[str]:
+    """The Python library folders on sys.path (under the interpreter's prefixes only: never the
+    project folder an editable install puts on sys.path, which may hold a .env with keys)."""
+    libs = {os.path.realpath(os.path.join(p, "lib")) for p in (sys.prefix, sys.base_prefix)}
+    dirs = sorted(
+        {
+            os.path.realpath(p)
+            for p in sys.path
+            if p
+            and os.path.isdir(p)
+            and any(os.path.realpath(p).startswith(lib + os.sep) for lib in libs)
+        }
+    )
+    return [d for d in dirs if not any(d.startswith(o + os.sep) for o in dirs if o != d)]
 
-        import pyseccomp as seccomp
 
-        f = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
-        f.add_rule(seccomp.ERRNO(errno.EPERM), "socket", seccomp.Arg(0, seccomp.NE, socket.AF_UNIX))
-        f.load()
-        return "seccomp"
+def _seccomp_filter(deny_kill: bool) -> bytes | None:
+    """The deny-list as a BPF program (built once per worker, loaded by each child with one
+    prctl); with `deny_kill`, kill() and friends may only target 0 (the caller's own process
+    group, i.e. itself) . None when libseccomp is unavailable."""
+    try:
+        import pyseccomp as sc
     except Exception:
-        return "none"
+        return None
+    f = sc.SyscallFilter(defaction=sc.ALLOW)
+    eperm = sc.ERRNO(errno.EPERM)
+    for name in DENIED:
+        try:
+            f.add_rule(eperm, name)
+        except Exception:  # a name this libseccomp or architecture does not know
+            pass
+    for name in DENIED_FOR_OTHERS:
+        f.add_rule(eperm, name, sc.Arg(0, sc.NE, 0))
+    # No new process or thread, also where RLIMIT_NPROC does not bind (uid 0 is exempt).
+    for name in ("fork", "vfork", "clone"):
+        f.add_rule(eperm, name)
+    f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")  # flags behind a pointer: libc falls back
+    if deny_kill:
+        for name in ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
+            f.add_rule(eperm, name, sc.Arg(0, sc.NE, 0))
+    with tempfile.TemporaryFile() as out:
+        f.export_bpf(out)
+        out.seek(0)
+        return out.read()
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def _landlock_abi(libc: ctypes.CDLL) -> int:
+    return max(0, libc.syscall(LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), 1))
+
+
+def _landlock_ruleset(libc: ctypes.CDLL, abi: int, dirs: list[str]) -> int:
+    """A Landlock ruleset fd: read-only beneath `dirs`, no other filesystem access; from ABI 4
+    no TCP bind/connect, from ABI 6 no signal or abstract unix socket outside the domain."""
+    fs = _FS_BITS_BY_ABI.get(abi, (1 << 16) - 1)
+    net = 3 if abi >= 4 else 0
+    scoped = 3 if abi >= 6 else 0
+    attr = struct.pack("QQQ", fs, net, scoped)
+    size = 8 if abi < 4 else 16 if abi < 6 else 24
+    buf = ctypes.create_string_buffer(attr, len(attr))
+    fd = libc.syscall(LANDLOCK_CREATE_RULESET, buf, ctypes.c_size_t(size), 0)
+    if fd < 0:
+        return -1
+    for d in dirs:
+        dfd = os.open(d, os.O_PATH | os.O_CLOEXEC)
+        rule = ctypes.create_string_buffer(struct.pack("=Qi", _LL_READ, dfd), 12)
+        ok = libc.syscall(LANDLOCK_ADD_RULE, fd, 1, rule, 0) == 0  # LANDLOCK_RULE_PATH_BENEATH
+        os.close(dfd)
+        if not ok:
+            os.close(fd)
+            return -1
+    return fd
 
 
 class Worker:
-    """Forks one child per program and collects its per-grid results under deadlines."""
+    """Builds the sandbox once; forks one child per program and collects its per-grid results
+    under deadlines."""
 
     def __init__(self, config: dict) -> None:
         self.memory_bytes = int(config.get("memory_mb", 512)) * 1024 * 1024
         self.libc = _libc()
+        self.uid = None
         # No PR_SET_PDEATHSIG here: it fires when the *thread* that started us ends, and the
         # pool starts replacement workers from short-lived threads. The worker ends instead
         # when its stdin closes, i.e. when the pool's process is gone.
         for name in PRELOAD:  # numpy first
             __import__(name)
-        self.network = _isolate_network(self.libc)
-        self.jail = tempfile.mkdtemp(prefix="arcnb-jail-")
-        self.libraries = self._mount_libraries()
-        if not self.libraries:
-            for name in HEAVY_PRELOAD:
-                __import__(name)
-        os.chmod(self.jail, 0o555)  # read-only for the program's uid
+        self.namespaces = self._unshare()
+        self.outer_pid = os.getpid()  # the jail's name and the program's uid derive from it
+        if "pid" in self.namespaces:  # before any other fork: the first child is the init
+            _zygote_or_wait()
+        self.jail: str | None = None
+        self.libraries = "none"
+        self.landlock_fd = -1
+        if "mount" in self.namespaces:
+            self._tmpfs_jail()
+        if self.jail is None:
+            self._empty_jail()
         # A uid unique to this worker: RLIMIT_NPROC binds it, and a program's kill(-1) can only
         # reach its own processes, never another worker's child.
-        uid = 200000 + os.getpid()
+        uid = 200000 + self.outer_pid
         can_chroot, can_setuid = self._probe(uid)
-        self.uid = uid if can_setuid else None
-        if not can_chroot:
-            os.rmdir(self.jail)
-            self.jail = None
+        if self.jail and not can_chroot:
+            self._remove_jail()
+        self.uid = uid if can_setuid and "user" not in self.namespaces else None
+        landlock_abi = min(_landlock_abi(self.libc), int(config.get("landlock_abi_max", 99)))
+        if self.jail is None and landlock_abi > 0:
+            self.landlock_fd = _landlock_ruleset(self.libc, landlock_abi, _library_dirs())
+            if self.landlock_fd >= 0:
+                self.libraries = "read-only (landlock)"
+        if self.libraries != "read-only mount":
+            for name in HEAVY_PRELOAD:
+                __import__(name)
+        if self.jail is not None:
+            self.filesystem = "chroot" if self.libraries == "preloaded only" else "chroot+mounts"
+        else:
+            self.filesystem = "landlock" if self.landlock_fd >= 0 else "none"
+        if "pid" in self.namespaces:
+            signals = "pid namespace"
+        elif self.uid is not None:
+            signals = "own uid"
+        elif self.landlock_fd >= 0 and landlock_abi >= 6:
+            signals = "landlock scope"
+        else:
+            signals = "seccomp: self only"
+        self.bpf = _seccomp_filter(deny_kill=signals == "seccomp: self only")
+        if self.bpf is None and signals == "seccomp: self only":
+            signals = "none"
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            self.cap_last = int(f.read())
         # Address space already mapped (interpreter, numpy, BLAS) is not the program's fault;
         # the program gets memory_mb on top of it.
         with open("/proc/self/statm") as f:
             self.base_vm = int(f.read().split()[0]) * resource.getpagesize()
         self.unreaped: list[int] = []  # children killed whose exit is not yet collected
+        ipc = "ipc" in self.namespaces
         self.isolation = {
-            "network": self.network,
-            "uid": "unprivileged" if self.uid is not None else "same-as-worker",
-            "filesystem": "chroot" if self.jail else "none",
-            "libraries": "read-only mount" if self.libraries else "preloaded only",
-            "limits": ["address-space", "cpu", "file-size-0", "nproc", "core-0"],
+            "namespaces": [
+                n for n in ("user", "net", "mount", "ipc", "pid") if n in self.namespaces
+            ],
+            "network": "netns" if "net" in self.namespaces else "seccomp" if self.bpf else "none",
+            "filesystem": self.filesystem,
+            "libraries": self.libraries,
+            "uid": "unprivileged"
+            if self.uid is not None
+            else "runner's (user namespace)"
+            if "user" in self.namespaces
+            else "same-as-worker",
+            "signals": signals,
+            "ipc": ("namespace+seccomp" if ipc else "seccomp")
+            if self.bpf
+            else ("namespace" if ipc else "none"),
+            "capabilities": "all dropped, no_new_privs",
+            "seccomp": f"deny-list ({len(DENIED) + len(DENIED_FOR_OTHERS) + 4} calls)"
+            if self.bpf
+            else "none",
+            "landlock_abi": landlock_abi,
+            "limits": ["address-space", "cpu", "file-size-0", "nproc-1", "core-0"],
             "memory_mb": self.memory_bytes // (1024 * 1024),
         }
 
-    def _mount_libraries(self) -> bool:
-        """Bind-mount the Python library folders read-only inside the jail, in a mount
-        namespace of this worker's own, so programs can import any installed module lazily
-        while seeing nothing else of the filesystem. False when mounts are not permitted."""
-        if self.libc.unshare(CLONE_NEWNS) != 0:
-            return False
+    # ---- set-up, once per worker ---------------------------------------------------------
+    def _unshare(self) -> set[str]:
+        """Enter new namespaces: directly where permitted (root), else inside a new user
+        namespace; returns the names of those in force."""
+        got: set[str] = set()
+        uid, gid = os.getuid(), os.getgid()  # as the parent namespace sees them
+        if self.libc.unshare(CLONE_NEWNET) == 0:
+            got.add("net")
+        elif self.libc.unshare(CLONE_NEWUSER) == 0:
+            got.add("user")
+            try:  # identity map: files keep their owners, and the program is not uid 0
+                with open("/proc/self/setgroups", "w") as f:
+                    f.write("deny")
+                with open("/proc/self/uid_map", "w") as f:
+                    f.write(f"{uid} {uid} 1")
+                with open("/proc/self/gid_map", "w") as f:
+                    f.write(f"{gid} {gid} 1")
+            except OSError:
+                pass
+            if self.libc.unshare(CLONE_NEWNET) == 0:
+                got.add("net")
+        for name, flag in (("mount", CLONE_NEWNS), ("ipc", CLONE_NEWIPC), ("pid", CLONE_NEWPID)):
+            if self.libc.unshare(flag) == 0:
+                got.add(name)
+        return got
+
+    def _new_jail_dir(self) -> str:
+        return tempfile.mkdtemp(prefix=f"{JAIL_PREFIX}{self.outer_pid}-")
+
+    def _tmpfs_jail(self) -> None:
+        """A read-only tmpfs, in this worker's mount namespace, holding only the library
+        folders bind-mounted read-only. On disk the jail is an empty folder (the mount point):
+        nothing to clean up but that folder, whatever kills the worker."""
         mount = self.libc.mount
         if mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-            return False
-        # Only library folders under the interpreter's prefixes: never the project folder an
-        # editable install puts on sys.path (it may hold a .env with API keys).
-        libs = {os.path.realpath(os.path.join(p, "lib")) for p in (sys.prefix, sys.base_prefix)}
-        dirs = sorted(
-            {
-                os.path.realpath(p)
-                for p in sys.path
-                if p
-                and os.path.isdir(p)
-                and any(os.path.realpath(p).startswith(lib + os.sep) for lib in libs)
-            }
-        )
-        dirs = [d for d in dirs if not any(d.startswith(o + os.sep) for o in dirs if o != d)]
-        flags = MS_BIND | MS_REC
-        ro = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
-        for d in dirs:
-            target = (self.jail + d).encode()
+            return
+        jail = self._new_jail_dir()
+        self.jail = jail
+        if mount(b"tmpfs", jail.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=755"):
+            self._remove_jail()
+            return
+        for d in _library_dirs():
+            target = (jail + d).encode()
             os.makedirs(target, exist_ok=True)
-            if mount(d.encode(), target, None, flags, None) or mount(None, target, None, ro, None):
-                return False
-        return True
+            keep = MS_NOSUID | MS_NODEV
+            flags = os.statvfs(d).f_flag
+            keep |= sum(ms for st, ms in _LOCKED if flags & st)
+            ro = MS_BIND | MS_REMOUNT | MS_RDONLY | keep
+            if mount(d.encode(), target, None, MS_BIND | MS_REC, None) or mount(
+                None, target, None, ro, None
+            ):
+                self._remove_jail()
+                return
+        os.chmod(jail, 0o555)
+        ro_jail = MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
+        if mount(b"tmpfs", jail.encode(), b"tmpfs", ro_jail, None) != 0:
+            self._remove_jail()
+            return
+        self.libraries = "read-only mount"
+
+    def _empty_jail(self) -> None:
+        """An empty folder, read-only for the program's uid (root without CAP_SYS_ADMIN:
+        chroot and setuid may still be permitted)."""
+        self.jail = self._new_jail_dir()
+        os.chmod(self.jail, 0o555)
+        self.libraries = "preloaded only"
+
+    def _remove_jail(self) -> None:
+        if self.jail:
+            self.libc.umount2(self.jail.encode(), 2)  # MNT_DETACH; fails harmlessly if unmounted
+            try:
+                os.rmdir(self.jail)
+            except OSError:
+                pass
+        self.jail = None
+        self.libraries = "none"
 
     def reap(self) -> None:
-        """Collect the children killed since the last reply (SIGKILLed, so this is quick)."""
+        """Collect the children killed since the last reply (SIGKILLed, so this is quick), and
+        any orphan (a PID namespace's init inherits them)."""
         for pid in self.unreaped:
             os.waitpid(pid, 0)
         self.unreaped.clear()
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            pass
 
     def _probe(self, uid: int) -> tuple[bool, bool]:
         """Find out in a throwaway child whether chroot and switching uid are permitted here
@@ -182,6 +399,8 @@ class Worker:
         if pid == 0:
             code = 0
             try:
+                if not self.jail:
+                    raise OSError("no jail")
                 os.chroot(self.jail)
             except OSError:
                 code |= 1
@@ -197,6 +416,36 @@ class Worker:
         return not code & 1, not code & 2
 
     # ---- child side -------------------------------------------------------------------
+    def _confine(self) -> None:
+        """In the child, after its jail: drop every privilege, then load the seccomp filter
+        (last: it denies chroot and friends)."""
+        libc, prctl = self.libc, self.libc.prctl
+        if self.landlock_fd >= 0:
+            if prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) or libc.syscall(
+                LANDLOCK_RESTRICT_SELF, self.landlock_fd, 0
+            ):
+                raise OSError("landlock_restrict_self failed")
+            os.close(self.landlock_fd)
+        for cap in range(self.cap_last + 1):  # needs CAP_SETPCAP; a no-op for an ordinary user
+            prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+        prctl(PR_SET_SECUREBITS, SECBITS_LOCKED_NOROOT, 0, 0, 0)  # root never regains caps
+        if self.uid is not None:
+            os.setgroups([])
+            os.setresgid(self.uid, self.uid, self.uid)
+            os.setresuid(self.uid, self.uid, self.uid)
+        header = (ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
+        if libc.capset(header, (ctypes.c_uint32 * 6)()) != 0:
+            raise OSError("capset failed")
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # (setuid cleared it)
+        if prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError("no_new_privs failed")
+        if self.bpf:
+            buf = ctypes.create_string_buffer(self.bpf, len(self.bpf))
+            prog = _SockFprog(len(self.bpf) // 8, ctypes.addressof(buf))
+            if prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
+                raise OSError("seccomp filter failed")
+
     def _child(self, code: str, grids: list, start: int, wfd: int, cpu_s: int) -> None:
         """Runs in the forked child; never returns."""
         try:
@@ -204,8 +453,12 @@ class Worker:
             devnull = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(devnull, fd)
-            os.closerange(3, wfd)
-            os.closerange(wfd + 1, 65536)
+            keep = sorted({wfd, self.landlock_fd} - {-1})
+            low = 3
+            for fd in keep:
+                os.closerange(low, fd)
+                low = fd + 1
+            os.closerange(low, 65536)
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes fail with EFBIG instead
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
                 signal.signal(sig, signal.SIG_DFL)
@@ -217,12 +470,8 @@ class Worker:
             lim(resource.RLIMIT_NPROC, (1, 1))  # no fork, no threads: nothing outlives it
             if self.jail:
                 os.chroot(self.jail)
-            os.chdir("/" if self.jail else "/tmp")
-            if self.uid is not None:
-                os.setgroups([])
-                os.setresgid(self.uid, self.uid, self.uid)
-                os.setresuid(self.uid, self.uid, self.uid)
-                self.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # cleared by setuid
+            os.chdir("/" if self.jail or self.landlock_fd >= 0 else "/tmp")
+            self._confine()
             os.environ.clear()
             os.environ.update({"PATH": "/nonexistent", "HOME": "/", "LANG": "C.UTF-8"})
         except BaseException:
@@ -425,28 +674,96 @@ def _death(status: int) -> dict:
     return _result("error", None, "Exit", f"program exited with code {code}")
 
 
-def main() -> None:
-    config = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-    worker = Worker(config)
-    stdout = sys.stdout.buffer
-    stdout.write(
+def _read_exact(n: int) -> bytes:
+    chunks, left = [], n
+    while left:
+        chunk = os.read(0, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _next_request() -> dict | None:
+    """Read exactly one request (its size line, then its body) and nothing after it; None at
+    the end of input. Nothing is read ahead, so a later program stays in the pipe, out of the
+    reach of the child forked for this one."""
+    header = b""
+    while not header.endswith(b"\n"):
+        byte = os.read(0, 1)
+        if not byte:
+            return None
+        header += byte
+        if len(header) > 20:
+            raise ValueError("malformed request header")
+    size = int(header)
+    if not 0 < size <= MAX_REQUEST:
+        raise ValueError(f"request of {size} bytes")
+    return json.loads(_read_exact(size))
+
+
+def _answer(worker: Worker, req: dict) -> bytes:
+    try:
+        results = worker.run(
+            req["code"], req["grids"], float(req["timeout"]), float(req["compile_timeout"])
+        )
+        return (json.dumps({"results": results}) + "\n").encode()
+    except Exception as exc:  # a worker bug, reported rather than hanging the pool
+        return (json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n").encode()
+
+
+def _write_all(data: bytes) -> None:
+    while data:
+        data = data[os.write(1, data) :]
+
+
+def serve(worker: Worker) -> None:
+    """Answer requests until stdin closes. Nothing of a request or its reply outlives its turn
+    of the loop: the next child is forked from a state holding neither."""
+    _write_all(
         (
             json.dumps({"ready": True, "isolation": worker.isolation, "jail": worker.jail}) + "\n"
         ).encode()
     )
-    stdout.flush()
-    for line in sys.stdin.buffer:
-        req = json.loads(line)
-        try:
-            results = worker.run(
-                req["code"], req["grids"], float(req["timeout"]), float(req["compile_timeout"])
-            )
-            reply = {"results": results}
-        except Exception as exc:  # a worker bug, reported rather than hanging the pool
-            reply = {"error": f"{type(exc).__name__}: {exc}"}
-        stdout.write((json.dumps(reply) + "\n").encode())
-        stdout.flush()
+    while True:
+        req = _next_request()
+        if req is None:
+            return
+        _write_all(_answer(worker, req))
+        del req
         worker.reap()
+
+
+def _zygote_or_wait() -> None:
+    """After unshare(CLONE_NEWPID) only children enter the new PID namespace: fork the process
+    that serves (the namespace's init, which outside signals cannot reach from inside) and wait
+    for it here. It dies with this process (PDEATHSIG), and every child with it."""
+    alive_r, alive_w = os.pipe()  # the parent holds the write end until it dies
+    pid = os.fork()
+    if pid == 0:
+        os.close(alive_w)
+        _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if select.select([alive_r], [], [], 0)[0]:  # EOF: the parent died before that
+            os._exit(1)
+        os.close(alive_r)
+        return
+    os.close(alive_r)
+    os.close(0)
+    os.close(1)
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+        except InterruptedError:
+            continue
+
+
+def main() -> None:
+    config = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    worker = Worker(config)
+    del config
+    serve(worker)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from arcnb.errors import InputError
+from arcnb.executor import ISOLATION_LEVELS
 from arcnb.settings import setting
 
 # The model asked when none is given and an endpoint or API key is (else the bundled one).
@@ -21,6 +22,11 @@ DEFAULT_MODEL = "gpt-4.1-mini"
 REASONING_BUDGETS: dict[str, int] = {"low": 2000, "medium": 8000, "high": 32000}
 REASONING_EFFORTS = tuple(REASONING_BUDGETS)
 DEFAULT_LOGS_DIR = "logs"  # where run directories are written, and read back from
+REQUIRE_ISOLATION_HELP = (
+    "lowest sandbox level to run model code under (README: 'What each mode guarantees'): "
+    "full (root: every mechanism), partial (refuse only where nothing confines the "
+    "filesystem, network or signals), none (run it unconfined: unsafe)"
+)
 # --max-failures as a fraction is judged only after this many answered requests, so that the
 # first few failures of a healthy endpoint (a 500 that outlived its retries) stop nothing.
 MIN_TURNS_FOR_FRACTION = 20
@@ -117,6 +123,9 @@ class RunConfig:
     )
     exec_workers: int | None = setting(
         None, help="executor processes (default: cores)", metavar="N"
+    )
+    require_isolation: str = setting(
+        "partial", help=REQUIRE_ISOLATION_HELP, choices=ISOLATION_LEVELS, metavar="LEVEL"
     )
     # On by default, so the flag is --no-progress and its help says what that does.
     progress: bool = setting(True, help="no progress bar or per-task lines")

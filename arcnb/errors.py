@@ -16,6 +16,15 @@ class ExecutorError(ArcnbError):
     """The executor itself could not run (not a failure of the program it ran)."""
 
 
+class IsolationError(ExecutorError, InputError):
+    """The executor refuses to run model code here: the sandbox it can build is below the
+    level required (``require_isolation``; by default, nothing would confine the programs).
+
+    Raised when the executor starts, before any request is sent or anything is written; the
+    CLI prints the reason (what is missing, and the opt-in) as one line and exits with 2.
+    """
+
+
 class AuthError(InputError):
     """The endpoint refused the API key (HTTP 401 or 403): the run stopped at once.
 

@@ -19,14 +19,19 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import glob
 import json
 import logging
 import os
 import queue
+import re
 import select
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -36,7 +41,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from arcnb.errors import ExecutorError
+from arcnb.errors import ExecutorError, IsolationError
 from arcnb.grid import Grid
 
 logger = logging.getLogger("arcnb")
@@ -44,6 +49,7 @@ logger = logging.getLogger("arcnb")
 Status = Literal["ok", "timeout", "memory", "error", "invalid"]
 STATUSES: tuple[str, ...] = ("ok", "timeout", "memory", "error", "invalid")
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
+_JAIL_PREFIX = "arcnb-jail-"  # = _worker.JAIL_PREFIX; followed by the worker's pid
 # Environment variables a worker may inherit: nothing secret, only what numpy/BLAS need.
 _ENV_KEEP = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LD_LIBRARY_PATH", "TMPDIR")
 # Seconds for compile() plus the program's top level, per child, apart from the per-grid
@@ -118,7 +124,7 @@ class _Worker:
 
     def __init__(self, pool: Executor) -> None:
         self.pool = pool
-        cfg = json.dumps({"memory_mb": pool.memory_mb})
+        cfg = json.dumps({"memory_mb": pool.memory_mb, **pool._worker_options})
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-B", str(WORKER_SCRIPT), cfg],
             stdin=subprocess.PIPE,
@@ -220,7 +226,7 @@ class _Worker:
             pass
         self.proc.wait()
         if self.jail:  # the worker was SIGKILLed and could not remove its jail itself
-            shutil.rmtree(self.jail, ignore_errors=True)  # its mounts died with its namespace
+            _remove_jail(self.jail)  # its mounts died with its namespace
 
 
 class Executor:
@@ -236,9 +242,14 @@ class Executor:
             top level, before the first grid's clock starts (default `COMPILE_TIMEOUT_S`, 10).
             Past it every grid gets status timeout, "compile timed out after ... s".
         memory_mb: Address space a program may map on top of the worker's own, in MB.
-        require_isolation: Raise ExecutorError instead of degrading when a sandboxing
-            mechanism (network namespace or seccomp, unprivileged uid, chroot) is unavailable.
+        require_isolation: The lowest isolation level to run programs under (see
+            `isolation_level`): "partial" (default) refuses only where nothing confines the
+            filesystem, network or signals; "full" also refuses any missing mechanism; "none"
+            runs programs even unconfined. Below it, `start` raises ExecutorError saying what
+            is missing.
         depth: Requests queued per worker (2 keeps every worker busy between replies).
+        _worker_options: For tests only: extra worker settings (``landlock_abi_max`` simulates
+            a kernel with an older Landlock).
     """
 
     def __init__(
@@ -247,8 +258,9 @@ class Executor:
         timeout: float = 0.5,
         compile_timeout: float = COMPILE_TIMEOUT_S,
         memory_mb: int = 512,
-        require_isolation: bool = False,
+        require_isolation: str = "partial",
         depth: int = 2,
+        _worker_options: dict[str, Any] | None = None,
     ) -> None:
         if timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
@@ -260,8 +272,13 @@ class Executor:
         self.timeout = timeout
         self.compile_timeout = compile_timeout
         self.memory_mb = memory_mb
+        if require_isolation not in _LEVELS:  # a bug in the caller: config checks user input
+            raise ValueError(
+                f"require_isolation must be one of {_LEVELS}, got {require_isolation!r}"
+            )
         self.require_isolation = require_isolation
         self.depth = max(1, depth)
+        self._worker_options = dict(_worker_options or {})
         self._lock = threading.Lock()
         self._pending: collections.deque[_Job] = collections.deque()  # waiting for a worker
         self._load: dict[_Worker, int] = {}  # worker -> jobs queued in it
@@ -280,6 +297,7 @@ class Executor:
                 raise ExecutorError("executor is closed")
             if self._started:
                 return self
+            sweep_stale_jails()
             new = [_Worker(self) for _ in range(self.n_workers)]
             try:
                 for w in new:
@@ -294,20 +312,26 @@ class Executor:
         return self
 
     def _summarise(self, iso: dict[str, Any]) -> dict[str, Any]:
-        missing = []
-        if iso.get("network") == "none":
-            missing.append("network isolation (no namespace, no seccomp)")
-        if iso.get("uid") != "unprivileged":
-            missing.append("unprivileged uid (needs root or CAP_SETUID)")
-        if iso.get("filesystem") != "chroot":
-            missing.append("filesystem jail (chroot needs root or CAP_SYS_CHROOT)")
-        level = "full" if not missing else "partial"
+        level, missing = isolation_level(iso)
         summary = {"level": level, **iso, "compile_timeout_s": self.compile_timeout}
         summary["missing"] = missing
+        summary["required"] = self.require_isolation
+        if _LEVELS.index(level) < _LEVELS.index(self.require_isolation):
+            if level == "none":
+                raise IsolationError(
+                    "arcnb executor refuses to run model code here: nothing can confine it "
+                    f"({'; '.join(m for m in missing if m.startswith('no '))}), so a program "
+                    "could read and write your files and reach your processes; run as root, "
+                    "enable user namespaces or Landlock (Linux >= 5.13), or pass "
+                    "--require-isolation none (require_isolation='none') to run it anyway"
+                )
+            raise IsolationError(
+                f"arcnb executor: isolation {level!r} here, {self.require_isolation!r} "
+                f"required; missing: {'; '.join(missing)}"
+            )
         if missing:
-            text = "arcnb executor runs with reduced isolation; missing: " + "; ".join(missing)
-            if self.require_isolation:
-                raise ExecutorError(text)
+            what = "UNCONFINED, as asked" if level == "none" else f"{level} isolation"
+            text = f"arcnb executor runs model code {what}; missing: " + "; ".join(missing)
             warnings.warn(text, RuntimeWarning, stacklevel=3)
             logger.warning(text)
         return summary
@@ -354,7 +378,8 @@ class Executor:
             "timeout": timeout,
             "compile_timeout": self.compile_timeout,
         }
-        payload = (json.dumps(request) + "\n").encode()
+        body = json.dumps(request).encode()
+        payload = b"%d\n" % len(body) + body  # the worker reads exactly this, nothing ahead
         job = _Job(payload, len(grids), timeout, self.compile_timeout, Future())
         if not grids:
             job.future.set_result([])
@@ -443,6 +468,95 @@ class Executor:
                 job.future.set_result([res] * job.n_grids)
             else:
                 self._dispatch(job)
+
+
+# ---- isolation levels and jails --------------------------------------------------------------
+ISOLATION_LEVELS: tuple[str, ...] = ("none", "partial", "full")
+_LEVELS = ISOLATION_LEVELS
+
+
+def isolation_level(iso: dict[str, Any]) -> tuple[str, list[str]]:
+    """The level a worker's mechanisms (its ready line's "isolation") add up to, and what is
+    missing, in words.
+
+    full: private user-less network, mount, IPC and PID namespaces, a chroot of read-only
+    library mounts, a uid other than the runner's, the seccomp deny-list (root). partial: the
+    filesystem, network and signals are each confined by some mechanism, not all of them.
+    none: something is not confined at all (then the pool refuses by default).
+    """
+    missing, unconfined = [], False
+    ns = set(iso.get("namespaces", ()))
+    if iso.get("network") == "none":
+        missing.append("no network isolation (no namespace, no seccomp)")
+        unconfined = True
+    elif "net" not in ns:
+        missing.append("network namespace (socket() is denied by seccomp instead)")
+    fs = iso.get("filesystem")
+    if fs == "none":
+        missing.append("no filesystem restriction (no chroot, no mount namespace, no Landlock)")
+        unconfined = True
+    elif fs == "landlock":
+        missing.append("chroot jail (Landlock allows reading the library folders only instead)")
+    elif fs == "chroot":
+        missing.append("library mounts in the jail (only preloaded modules can be imported)")
+    if iso.get("signals") == "none":
+        missing.append("no signal confinement (kill() could reach the runner)")
+        unconfined = True
+    elif "pid" not in ns:
+        missing.append(f"PID namespace (signals confined by {iso.get('signals')} instead)")
+    if "ipc" not in ns:
+        missing.append("IPC namespace (SysV IPC and message queues denied by seccomp instead)")
+    if iso.get("seccomp", "none") == "none":
+        missing.append("seccomp deny-list (libseccomp not found)")
+    if iso.get("uid") != "unprivileged":
+        missing.append(f"a uid other than the runner's (programs run as the {iso.get('uid')} uid)")
+    level = "none" if unconfined else "partial" if missing else "full"
+    return level, missing
+
+
+def _remove_jail(path: str) -> None:
+    """Remove a worker's jail folder: an empty mount point, or (jails of older versions) a
+    tree of read-only folders that rmtree alone cannot remove as an ordinary user."""
+    try:
+        os.rmdir(path)
+        return
+    except FileNotFoundError:
+        return
+    except OSError:
+        pass
+    for root, dirs, _ in os.walk(path):
+        for d in dirs:
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(root, d), 0o700)
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o700)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def sweep_stale_jails(folder: str | None = None) -> list[str]:
+    """Remove the jail folders (``arcnb-jail-<pid>-*``) that workers of this uid left behind
+    when their runner was killed (kill -9 gives no chance to clean up): those whose worker
+    pid is gone. Returns the folders removed."""
+    folder = folder or tempfile.gettempdir()
+    removed = []
+    for path in glob.glob(os.path.join(glob.escape(folder), _JAIL_PREFIX + "*")):
+        match = re.fullmatch(re.escape(_JAIL_PREFIX) + r"(\d+)-\w+", os.path.basename(path))
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if not match or not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+            continue
+        try:
+            os.kill(int(match[1]), 0)
+            continue  # its worker still runs (or another process took the pid): keep it
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError):
+            continue
+        _remove_jail(path)
+        removed.append(path)
+    return removed
 
 
 def _checked(r: dict) -> ExecResult:

@@ -138,8 +138,14 @@ async def run_eval_async(**kwargs: Any) -> EvalResult:
         api_key = api_key_for(
             cfg.model, cfg.base_url, cfg.api_key_env, allow_insecure_key=cfg.allow_insecure_key
         )
+    # The sandbox first: a machine where model code cannot be confined is refused
+    # (IsolationError, exit 2) before a model starts, a request is sent or a file is written.
+    executor = Executor(
+        workers=cfg.exec_workers, timeout=cfg.exec_timeout, require_isolation=cfg.require_isolation
+    )
     local = None
     try:
+        executor.start()
         if use_local:
             local = _start_local_model(cfg)
         prices = price_for(cfg.model, cfg.price_in, cfg.price_out)
@@ -148,7 +154,7 @@ async def run_eval_async(**kwargs: Any) -> EvalResult:
                 f"--max-cost needs a price for model {cfg.model!r}, which the price table lacks; "
                 "pass --price-in and --price-out (USD per million tokens)"
             )
-        with Executor(workers=cfg.exec_workers, timeout=cfg.exec_timeout) as executor:
+        with executor:
             stamp = datetime.now(UTC)
             runs = []
             for r in range(cfg.repeat_runs):
@@ -165,6 +171,7 @@ async def run_eval_async(**kwargs: Any) -> EvalResult:
             result.aggregate_path = path
         return result
     finally:
+        executor.close()
         if local is not None:
             local.stop()
 
@@ -192,6 +199,7 @@ _RESUME_FIXED = (
 _RESUME_CHANGEABLE = (
     *("base_url", "max_workers", "api_timeout", "progress", "exec_workers", "exec_timeout"),
     *("max_failures", "api_key_env", "allow_insecure_key"),  # e.g. after a refused key
+    "require_isolation",
 )
 
 
