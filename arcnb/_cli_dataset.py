@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from arcnb.config import REQUIRE_ISOLATION_HELP, RunConfig
-from arcnb.executor import ISOLATION_LEVELS
 from arcnb.dataset.config import DatasetConfig
 from arcnb.errors import InputError
+from arcnb.executor import ISOLATION_LEVELS
 from arcnb.settings import add_flags, help_of, settings_from_args
 
 _EXIT_ROW_FAILURES = 1  # validate-dataset: at least one row does not hold

@@ -728,7 +728,9 @@ def serve(worker: Worker) -> None:
     )
     while True:
         req = _next_request()
-        if req is None:
+        if req is None:  # the pool closed our stdin, or its process is gone (even kill -9)
+            worker.reap()
+            worker._remove_jail()
             return
         _write_all(_answer(worker, req))
         del req

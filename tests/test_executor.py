@@ -436,3 +436,55 @@ def test_large_program_queued_behind_a_busy_one_does_not_block():
         # worker had finished the slow program, i.e. after at least its 3 s of transform.
         assert queued_in < slow_result.duration
         assert [r.output for r in big.result()] == MIRRORED
+
+
+# ---- jails on disk --------------------------------------------------------------------------
+def _jails(folder: Path) -> list[Path]:
+    return sorted(folder.glob("arcnb-jail-*"))
+
+
+def test_jails_go_when_the_runner_is_killed_and_stale_ones_are_swept(tmp_path):
+    """A runner killed with SIGKILL cannot clean up: its workers see their input close and
+    remove their jails themselves. Jails whose worker is gone (from a machine that was cut
+    off harder, or an older version's read-only tree) are swept when the next pool starts;
+    a jail whose worker pid is alive is left alone."""
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    script = (
+        "import time\nfrom arcnb.executor import Executor\n"
+        "e = Executor(workers=2).start()\n"
+        "print(e.run('def transform(g):\\n    return g\\n', [[[1]]])[0].status, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    runner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env)
+    assert runner.stdout.readline().strip() == b"ok"
+    assert len(_jails(tmp_path)) == 2
+    runner.kill()
+    runner.wait()
+    for _ in range(600):  # the workers exit on EOF; wait for them (at most a minute)
+        if not _jails(tmp_path):
+            break
+        time.sleep(0.1)
+    assert _jails(tmp_path) == []
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stale = tmp_path / f"arcnb-jail-{gone.pid}-old"  # an older version's layout: read-only
+    (stale / "usr" / "lib").mkdir(parents=True)
+    for d in (stale / "usr" / "lib", stale / "usr", stale):
+        d.chmod(0o555)
+    alive = tmp_path / f"arcnb-jail-{os.getpid()}-live"
+    alive.mkdir()
+    other = tmp_path / "arcnb-jail-notapid"
+    other.mkdir()
+    script = (
+        "from arcnb.executor import Executor\n"
+        "with Executor(workers=1) as e:\n"
+        "    print(e.run('def transform(g):\\n    return g\\n', [[[1]]])[0].status)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, env=env)
+    assert out.stdout.strip() == b"ok", out.stderr
+    assert _jails(tmp_path) == [alive, other]
