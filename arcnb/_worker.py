@@ -86,7 +86,7 @@ _LOCKED = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_SECUREBITS = 1, 24, 28
 PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, PR_SET_SECCOMP = 38, 47, 4, 22
 SECCOMP_MODE_FILTER = 2
-SECBITS_LOCKED_NOROOT = 0x2F  # NOROOT, NO_SETUID_FIXUP, KEEP_CAPS off: all locked
+SECBITS_NOROOT_LOCKED = 0x23  # NOROOT (+ locked), KEEP_CAPS locked off
 _CAP_VERSION_3 = 0x20080522
 
 # Denied in every child (EPERM), whatever else is in force: nothing a transform() needs.
@@ -155,34 +155,47 @@ def _library_dirs() -> list[str]:
     return [d for d in dirs if not any(d.startswith(o + os.sep) for o in dirs if o != d)]
 
 
-def _seccomp_filter(deny_kill: bool) -> bytes | None:
-    """The deny-list as a BPF program (built once per worker, loaded by each child with one
-    prctl); with `deny_kill`, kill() and friends may only target 0 (the caller's own process
-    group, i.e. itself) . None when libseccomp is unavailable."""
+def _seccomp_filters(deny_kill: bool) -> tuple[bytes, bytes] | None:
+    """The deny-list as two BPF programs, built once per worker: the worker's own (`DENIED`,
+    loaded once by the forking process after its set-up, so every child inherits it at no
+    cost) and the child's (no fork, vfork, clone: no new process or thread where RLIMIT_NPROC
+    does not bind, i.e. for uid 0; with `deny_kill`, kill() and friends may only target 0, the
+    caller's own process group, i.e. itself), loaded by each child that needs it with one
+    prctl. None when libseccomp is unavailable."""
     try:
         import pyseccomp as sc
     except Exception:
         return None
-    f = sc.SyscallFilter(defaction=sc.ALLOW)
     eperm = sc.ERRNO(errno.EPERM)
+    worker = sc.SyscallFilter(defaction=sc.ALLOW)
     for name in DENIED:
         try:
-            f.add_rule(eperm, name)
+            worker.add_rule(eperm, name)
         except Exception:  # a name this libseccomp or architecture does not know
             pass
     for name in DENIED_FOR_OTHERS:
-        f.add_rule(eperm, name, sc.Arg(0, sc.NE, 0))
-    # No new process or thread, also where RLIMIT_NPROC does not bind (uid 0 is exempt).
+        worker.add_rule(eperm, name, sc.Arg(0, sc.NE, 0))
+    child = sc.SyscallFilter(defaction=sc.ALLOW)
     for name in ("fork", "vfork", "clone"):
-        f.add_rule(eperm, name)
-    f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")  # flags behind a pointer: libc falls back
+        child.add_rule(eperm, name)
+    child.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")  # flags behind a pointer: libc falls back
     if deny_kill:
         for name in ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
-            f.add_rule(eperm, name, sc.Arg(0, sc.NE, 0))
-    with tempfile.TemporaryFile() as out:
-        f.export_bpf(out)
-        out.seek(0)
-        return out.read()
+            child.add_rule(eperm, name, sc.Arg(0, sc.NE, 0))
+    programs = []
+    for f in (worker, child):
+        with tempfile.TemporaryFile() as out:
+            f.export_bpf(out)
+            out.seek(0)
+            programs.append(out.read())
+    return programs[0], programs[1]
+
+
+def _load_filter(libc: ctypes.CDLL, bpf: bytes) -> None:
+    buf = ctypes.create_string_buffer(bpf, len(bpf))
+    prog = _SockFprog(len(bpf) // 8, ctypes.addressof(buf))
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
+        raise OSError("seccomp filter failed")
 
 
 class _SockFprog(ctypes.Structure):
@@ -231,14 +244,15 @@ class Worker:
             __import__(name)
         self.namespaces = self._unshare()
         self.outer_pid = os.getpid()  # the jail's name and the program's uid derive from it
-        if "pid" in self.namespaces:  # before any other fork: the first child is the init
-            _zygote_or_wait()
-        self.jail: str | None = None
+        # The jail's mount point, made here so that this process can remove it whatever ends
+        # the one that serves (forked now: the first child is a new PID namespace's init).
+        self.jail: str | None = tempfile.mkdtemp(prefix=f"{JAIL_PREFIX}{self.outer_pid}-")
+        _zygote_or_wait(self.jail)
         self.libraries = "none"
         self.landlock_fd = -1
         if "mount" in self.namespaces:
             self._tmpfs_jail()
-        if self.jail is None:
+        if self.libraries == "none" and self.jail:  # no mount namespace (or tmpfs refused)
             self._empty_jail()
         # A uid unique to this worker: RLIMIT_NPROC binds it, and a program's kill(-1) can only
         # reach its own processes, never another worker's child.
@@ -267,7 +281,12 @@ class Worker:
             signals = "landlock scope"
         else:
             signals = "seccomp: self only"
-        self.bpf = _seccomp_filter(deny_kill=signals == "seccomp: self only")
+        filters = _seccomp_filters(deny_kill=signals == "seccomp: self only")
+        self.bpf, self.child_bpf = filters or (None, None)
+        # RLIMIT_NPROC already stops a child's fork unless its uid is 0 (exempt): the child's
+        # own filter costs a little per fork, so it is loaded only where it adds something.
+        if signals != "seccomp: self only" and (self.uid is not None or os.geteuid() != 0):
+            self.child_bpf = None
         if self.bpf is None and signals == "seccomp: self only":
             signals = "none"
         with open("/proc/sys/kernel/cap_last_cap") as f:
@@ -302,6 +321,24 @@ class Worker:
             "limits": ["address-space", "cpu", "file-size-0", "nproc-1", "core-0"],
             "memory_mb": self.memory_bytes // (1024 * 1024),
         }
+        self._seal()
+
+    def _seal(self) -> None:
+        """Confine the forking process itself, once, as far as it can go while still able to
+        fork and set up children: no bounding set, root never regains capabilities, the jail
+        as its root, no_new_privs, the seccomp deny-list. Every child inherits all of it."""
+        prctl = self.libc.prctl
+        self.devnull = os.open(os.devnull, os.O_RDWR)  # the children's stdio, from inside
+        for cap in range(self.cap_last + 1):  # needs CAP_SETPCAP; a no-op for an ordinary user
+            prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+        prctl(PR_SET_SECUREBITS, SECBITS_NOROOT_LOCKED, 0, 0, 0)  # fails harmlessly unprivileged
+        if self.jail:
+            os.chroot(self.jail)
+            os.chdir("/")
+        if prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError("no_new_privs failed")
+        if self.bpf:
+            _load_filter(self.libc, self.bpf)
 
     # ---- set-up, once per worker ---------------------------------------------------------
     def _unshare(self) -> set[str]:
@@ -329,44 +366,38 @@ class Worker:
                 got.add(name)
         return got
 
-    def _new_jail_dir(self) -> str:
-        return tempfile.mkdtemp(prefix=f"{JAIL_PREFIX}{self.outer_pid}-")
-
     def _tmpfs_jail(self) -> None:
         """A read-only tmpfs, in this worker's mount namespace, holding only the library
         folders bind-mounted read-only. On disk the jail is an empty folder (the mount point):
-        nothing to clean up but that folder, whatever kills the worker."""
-        mount = self.libc.mount
+        nothing to clean up but that folder, whatever kills the worker. Where a mount is
+        refused, nothing stays mounted and `libraries` stays "none"."""
+        mount, jail = self.libc.mount, self.jail.encode()
         if mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
             return
-        jail = self._new_jail_dir()
-        self.jail = jail
-        if mount(b"tmpfs", jail.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=755"):
-            self._remove_jail()
+        if mount(b"tmpfs", jail, b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=755") != 0:
             return
+        ok = True
         for d in _library_dirs():
-            target = (jail + d).encode()
+            target = (self.jail + d).encode()
             os.makedirs(target, exist_ok=True)
-            keep = MS_NOSUID | MS_NODEV
             flags = os.statvfs(d).f_flag
-            keep |= sum(ms for st, ms in _LOCKED if flags & st)
+            keep = MS_NOSUID | MS_NODEV | sum(ms for st, ms in _LOCKED if flags & st)
             ro = MS_BIND | MS_REMOUNT | MS_RDONLY | keep
             if mount(d.encode(), target, None, MS_BIND | MS_REC, None) or mount(
                 None, target, None, ro, None
             ):
-                self._remove_jail()
-                return
-        os.chmod(jail, 0o555)
+                ok = False
+                break
+        os.chmod(self.jail, 0o555)
         ro_jail = MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
-        if mount(b"tmpfs", jail.encode(), b"tmpfs", ro_jail, None) != 0:
-            self._remove_jail()
-            return
-        self.libraries = "read-only mount"
+        if ok and mount(b"tmpfs", jail, b"tmpfs", ro_jail, None) == 0:
+            self.libraries = "read-only mount"
+        else:
+            self.libc.umount2(jail, 2)  # MNT_DETACH: the library mounts go with it
 
     def _empty_jail(self) -> None:
         """An empty folder, read-only for the program's uid (root without CAP_SYS_ADMIN:
         chroot and setuid may still be permitted)."""
-        self.jail = self._new_jail_dir()
         os.chmod(self.jail, 0o555)
         self.libraries = "preloaded only"
 
@@ -417,18 +448,13 @@ class Worker:
 
     # ---- child side -------------------------------------------------------------------
     def _confine(self) -> None:
-        """In the child, after its jail: drop every privilege, then load the seccomp filter
-        (last: it denies chroot and friends)."""
+        """In the child, after `_seal` (inherited): its own Landlock domain, another uid where
+        permitted, no capability left, and its own small seccomp filter (no fork)."""
         libc, prctl = self.libc, self.libc.prctl
         if self.landlock_fd >= 0:
-            if prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) or libc.syscall(
-                LANDLOCK_RESTRICT_SELF, self.landlock_fd, 0
-            ):
+            if libc.syscall(LANDLOCK_RESTRICT_SELF, self.landlock_fd, 0):
                 raise OSError("landlock_restrict_self failed")
             os.close(self.landlock_fd)
-        for cap in range(self.cap_last + 1):  # needs CAP_SETPCAP; a no-op for an ordinary user
-            prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
-        prctl(PR_SET_SECUREBITS, SECBITS_LOCKED_NOROOT, 0, 0, 0)  # root never regains caps
         if self.uid is not None:
             os.setgroups([])
             os.setresgid(self.uid, self.uid, self.uid)
@@ -438,21 +464,15 @@ class Worker:
             raise OSError("capset failed")
         prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # (setuid cleared it)
-        if prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-            raise OSError("no_new_privs failed")
-        if self.bpf:
-            buf = ctypes.create_string_buffer(self.bpf, len(self.bpf))
-            prog = _SockFprog(len(self.bpf) // 8, ctypes.addressof(buf))
-            if prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
-                raise OSError("seccomp filter failed")
+        if self.child_bpf:
+            _load_filter(libc, self.child_bpf)
 
     def _child(self, code: str, grids: list, start: int, wfd: int, cpu_s: int) -> None:
         """Runs in the forked child; never returns."""
         try:
             os.setsid()
-            devnull = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
-                os.dup2(devnull, fd)
+                os.dup2(self.devnull, fd)
             keep = sorted({wfd, self.landlock_fd} - {-1})
             low = 3
             for fd in keep:
@@ -468,9 +488,8 @@ class Worker:
             lim(resource.RLIMIT_FSIZE, (0, 0))
             lim(resource.RLIMIT_CORE, (0, 0))
             lim(resource.RLIMIT_NPROC, (1, 1))  # no fork, no threads: nothing outlives it
-            if self.jail:
-                os.chroot(self.jail)
-            os.chdir("/" if self.jail or self.landlock_fd >= 0 else "/tmp")
+            if not self.jail:
+                os.chdir("/" if self.landlock_fd >= 0 else "/tmp")
             self._confine()
             os.environ.clear()
             os.environ.update({"PATH": "/nonexistent", "HOME": "/", "LANG": "C.UTF-8"})
@@ -729,19 +748,18 @@ def serve(worker: Worker) -> None:
     while True:
         req = _next_request()
         if req is None:  # the pool closed our stdin, or its process is gone (even kill -9)
-            worker.reap()
-            worker._remove_jail()
             return
         _write_all(_answer(worker, req))
         del req
         worker.reap()
 
 
-def _zygote_or_wait() -> None:
-    """After unshare(CLONE_NEWPID) only children enter the new PID namespace: fork the process
-    that serves (the namespace's init, which outside signals cannot reach from inside) and wait
-    for it here. It dies with this process (PDEATHSIG), and every child with it."""
-    alive_r, alive_w = os.pipe()  # the parent holds the write end until it dies
+def _zygote_or_wait(jail: str) -> None:
+    """Fork the process that sets up the sandbox and serves (after unshare(CLONE_NEWPID), the
+    namespace's init, which signals from inside cannot reach), and wait for it here. It dies
+    with this process (PDEATHSIG), and every child with it; when it ends, this process removes
+    the jail (unmounted first) and exits with its code."""
+    alive_r, alive_w = os.pipe()  # this process holds the write end until it dies
     pid = os.fork()
     if pid == 0:
         os.close(alive_w)
@@ -756,9 +774,15 @@ def _zygote_or_wait() -> None:
     while True:
         try:
             _, status = os.waitpid(pid, 0)
-            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+            break
         except InterruptedError:
             continue
+    _libc().umount2(jail.encode(), 2)  # MNT_DETACH; fails harmlessly where nothing is mounted
+    try:
+        os.rmdir(jail)
+    except OSError:
+        pass
+    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 
 
 def main() -> None:

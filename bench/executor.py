@@ -3,6 +3,9 @@
     uv run python bench/executor.py [--programs 4000] [--baseline-programs 60] [--repeats 3]
     uv run python bench/executor.py --compile-only    # only the compile-time figure
 
+As root it also measures the pool as root in a container (Docker's default capabilities, no
+user namespaces; simulated as tests/sandbox_modes.py does) and prints that figure.
+
 A mixed batch of unique programs (half pure Python, half numpy), each run on 4 ARC grids.
 An *execution* is one program run on one grid. The baseline is the naive harness: one fresh
 `python` subprocess per execution (it imports numpy when the program does, then runs its grid),
@@ -167,7 +170,17 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="runs of each; medians are reported")
     ap.add_argument("--workers", type=int, default=None, help="pool size (default: cores)")
     ap.add_argument("--compile-only", action="store_true", help="only the compile-time figure")
+    ap.add_argument("--pool-only", action="store_true", help="only the pool's figure, as JSON "
+                    "(used for the container mode)")  # fmt: skip
+    ap.add_argument("--no-container", action="store_true", help="skip the container-mode figure")
     args = ap.parse_args()
+    if args.pool_only:
+        batch = make_batch(args.programs)
+        with Executor(workers=args.workers) as ex:
+            ex.run_many(batch[:50])
+            rates = [run_pool(ex, batch)[0] for _ in range(args.repeats)]
+            print(json.dumps({"rates": rates, "isolation": ex.isolation}))
+        return
     if args.compile_only:
         with Executor(workers=args.workers) as ex:
             compile_figures(ex)
@@ -194,7 +207,37 @@ def main() -> None:
     q = statistics.median(per_program)
     print(f"workers {ex.n_workers}, programs {len(batch)} x 4 grids, baseline {len(small)} x 4")
     print(f"naive per program (4 grids per interpreter) {q:,.1f} exec/s, ratio {p / q:,.1f}x")
+    if not args.no_container:
+        container_figure(args, n)
     print(f"pool {p:,.0f} exec/s (isolation {level}) | naive {n:,.1f} exec/s | ratio {p / n:,.1f}x")
+
+
+def container_figure(args: argparse.Namespace, naive: float) -> None:
+    """The pool's rate as root in a container (Docker's default capabilities, user namespaces
+    denied), simulated as the suite does (tests/sandbox_modes.py), against this run's naive."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+    import sandbox_modes
+
+    mode = "container-root"
+    reason = sandbox_modes.unavailable(mode)
+    if reason:
+        print(f"{mode}: not measured: {reason}")
+        return
+    inner = [sys.executable, os.path.abspath(__file__), "--pool-only", "--programs",
+             str(args.programs), "--repeats", str(args.repeats)]  # fmt: skip
+    if args.workers:
+        inner += ["--workers", str(args.workers)]
+    out = subprocess.run(sandbox_modes.mode_command(mode, inner), capture_output=True,
+                         text=True, timeout=3600)  # fmt: skip
+    if out.returncode != 0:
+        print(f"{mode}: failed: {out.stderr[-500:]}")
+        return
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    rate = statistics.median(got["rates"])
+    iso = got["isolation"]
+    print(f"{mode}: pool {rate:,.0f} exec/s (isolation {iso['level']}: filesystem "
+          f"{iso['filesystem']}, network {iso['network']}, signals {iso['signals']}) | "
+          f"ratio {rate / naive:,.1f}x to this run's naive")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ NOT_IN_BARE: dict[str, dict[str, str]] = {
     "chroot_escape": {m: "chroot needs CAP_SYS_CHROOT, no user namespace" for m in NO_USERNS},
     "bpf": {
         m: "kernel.unprivileged_bpf_disabled: only CAP_BPF/CAP_SYS_ADMIN"
-        for m in ("root-nocaps", "container-root", *sm.USER_MODES)
+        for m in ("container-root", *sm.USER_MODES)
     },
     "mknod_device": {m: "mknod of a device needs CAP_MKNOD" for m in sm.USER_MODES},
 }
