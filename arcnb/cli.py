@@ -243,6 +243,30 @@ def _cmd_viz(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- report ---------------------------------------------------------------------------------
+
+
+def _add_report_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (finished or not)")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="folder for index.html and tasks/<id>.html, created if missing; pages of an "
+        "earlier report there are replaced (default: reports/<run directory's name>)",
+    )
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from arcnb.report import save_html
+
+    out = args.out or Path("reports") / Path(args.run_dir).resolve().name
+    index = save_html(args.run_dir, out)
+    print(f"report: {index} ({sum(1 for _ in (index.parent / 'tasks').glob('*.html'))} task pages)")
+    return 0
+
+
 # Command name -> (help, add its flags, run it).
 _COMMANDS: dict[
     str,
@@ -254,6 +278,11 @@ _COMMANDS: dict[
         "plot every attempt or turn of a run, and print the evolution table",
         _add_viz_args,
         _cmd_viz,
+    ),
+    "report": (
+        "write a run's static HTML report: an index of tasks (filter, search), a page per task",
+        _add_report_args,
+        _cmd_report,
     ),
     "dataset": (
         "build a fine-tuning dataset from logged programs",

@@ -24,7 +24,6 @@ from __future__ import annotations
 import html
 import json
 import os
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -128,10 +127,16 @@ def save_html(
         raise InputError(f"--out {out}: is a file; the report is a folder (index.html, tasks/)")
     if out.resolve().is_relative_to(data.run_dir.resolve()):
         raise InputError(f"--out {out}: inside the run directory; choose a folder outside it")
+    if out.suffix.lower() in (".html", ".htm") and not out.exists():
+        raise InputError(
+            f"--out {out}: the report is a folder (index.html, tasks/); give a folder name"
+        )
     pages = out / "tasks"
-    if pages.exists():
-        shutil.rmtree(pages)
-    pages.mkdir(parents=True)
+    if pages.exists() and not pages.is_dir():
+        raise InputError(f"--out {out}: {pages} is a file; the report needs it as a folder")
+    pages.mkdir(parents=True, exist_ok=True)
+    for stale in pages.glob("*.html"):  # a previous report's pages; nothing else is touched
+        stale.unlink()
     rows = []
     for task_id in data.task_ids:  # one task's records in memory at a time
         stats, page = _task_page(data, task_id)
@@ -202,22 +207,26 @@ def _index_page(data: RunView, rows: list[str]) -> str:
     ]
     if summary is None:
         facts.append(("summary", "none: the run has not finished"))
-    header = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in facts
-    )
     metrics = ""
     if summary:
         counts, denominators = summary.get("counts", {}), summary.get("denominators", {})
         metrics = "".join(
             f"<tr><td>{html.escape(name)}</td><td>{_count(counts.get(name))}/"
-            f"{denominators.get(name, '')}</td><td>{100 * value:.1f}%</td></tr>"
+            f"{html.escape(str(denominators.get(name, '')))}</td><td>{100 * value:.1f}%</td></tr>"
             for name, value in (summary.get("metrics") or {}).items()
             if isinstance(value, int | float)
         )
         metrics = (
-            "<h2>metrics</h2><table class='list'><tr><th>metric</th><th>count</th><th>%</th></tr>"
-            f"{metrics}</table>"
+            "<details><summary>every metric</summary><table class='list'>"
+            f"<tr><th>metric</th><th>count</th><th>%</th></tr>{metrics}</table></details>"
         )
+        for name in ("pass2_weighted", "oracle"):  # the headline figures, beside the facts
+            value = (summary.get("metrics") or {}).get(name)
+            if isinstance(value, int | float):
+                facts.append((name, f"{100 * value:.1f}%"))
+    header = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in facts
+    )
     buttons = "".join(
         f"<button value='{name}' title='{html.escape(what)}'>{name}</button>"
         for name, what in FILTERS.items()
@@ -267,7 +276,9 @@ def _grid_text(grid: Any) -> str | None:
     """A grid as rows of digits joined by '|', or None when it is not a drawable grid."""
     if not isinstance(grid, list) or not grid or not all(isinstance(r, list) and r for r in grid):
         return None
-    if any(not isinstance(c, int) or isinstance(c, bool) or not 0 <= c <= 9 for r in grid for c in r):
+    if any(
+        not isinstance(c, int) or isinstance(c, bool) or not 0 <= c <= 9 for r in grid for c in r
+    ):
         return None
     if len({len(r) for r in grid}) != 1:
         return None
@@ -293,7 +304,9 @@ def _task_page(data: RunView, task_id: str) -> tuple[dict[str, Any], str]:
     grids, programs = _Shared(), _Shared()
     parts = [f"<p><a href='../index.html'>&larr; all tasks</a></p><h1>{html.escape(task_id)}</h1>"]
     if task is None:
-        parts.append("<p><i>the task could not be loaded: inputs and expected outputs missing</i></p>")
+        parts.append(
+            "<p><i>the task could not be loaded: inputs and expected outputs missing</i></p>"
+        )
     else:
         for split, examples in (("train", task.train), ("test", task.test)):
             for i, ex in enumerate(examples, 1):
@@ -374,8 +387,9 @@ def _turn_html(
 
 # ---- pages ------------------------------------------------------------------------------------
 def _json(value: Any) -> str:
-    """JSON safe inside a <script> element (no '</' can end it early)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    """JSON safe inside a <script> element: no ``<`` at all (``</script>`` cannot end it
+    early, ``<!--`` cannot change how the rest is parsed); ``\\u003c`` means the same in JS."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
 
 
 def _page(title: str, body: str, script: str) -> str:

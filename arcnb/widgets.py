@@ -3,8 +3,8 @@
 `explore(run_dir)` picks a task, attempt and turn from dropdowns and shows that turn's grids
 (input | expected | predicted per example, predictions framed green when right, red when
 wrong), its code, the model's reasoning and answer, its failure, and the task's vote tally.
-`render_html` / `save_html` write the same views for every attempt into one self-contained
-HTML document, which needs no kernel.
+Without a kernel it shows the same views as static HTML. The static report of a whole run,
+which scales to hundreds of tasks, is `arcnb.report` (`arcnb report RUN_DIR --out DIR`).
 
 Everything is read through `arcnb.rundir.Run` (its records are `AttemptRecord`s), so an
 unfinished run works: no ``summary.json`` or ``tasks/`` (the tally is then recomputed from
@@ -27,7 +27,7 @@ from arcnb.metrics import task_summary
 from arcnb.rundir import ATTEMPTS_FILE, TASKS_DIR, AttemptRecord, Run, record_key
 from arcnb.tasks import ARC_PALETTE, Task
 
-__all__ = ["Explorer", "RunView", "explore", "render_html", "save_html"]
+__all__ = ["Explorer", "RunView", "explore"]
 
 MISSING = "<i class='arcnb-missing' style='color:#b00'>missing</i>"
 RIGHT_BORDER = "3px solid green"  # frame of a predicted grid that is exactly right
@@ -195,13 +195,12 @@ def _get(record: Mapping[str, Any] | None, *path: str) -> Any:
     return value
 
 
-def grid_html(grid: Any, inline: bool = True) -> str:
-    """One grid as an HTML table in the ARC palette.
+def grid_html(grid: Any) -> str:
+    """One grid as an HTML table in the ARC palette, every cell styled inline (so that it
+    shows anywhere, also inside a widget).
 
     Args:
         grid: A grid; anything else is shown as "not a grid".
-        inline: Style every cell inline (works anywhere, also inside a widget); False uses
-            the classes ``c0``-``c9`` defined in `render_html`'s stylesheet (smaller files).
     """
     g = as_grid(grid)
     if g is None:
@@ -213,14 +212,11 @@ def grid_html(grid: Any, inline: bool = True) -> str:
         cells = []
         for c in row:
             colour = ARC_PALETTE[c] if 0 <= c <= 9 else "#ffffff"
-            if inline:  # the gaps between cells (border-spacing) show the table's grey
-                cells.append(f"<td style='{size}background:{colour}'></td>")
-            else:
-                cells.append(f"<td class=c{c}></td>" if 0 <= c <= 9 else "<td></td>")
+            # the gaps between cells (border-spacing) show the table's grey
+            cells.append(f"<td style='{size}background:{colour}'></td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     shape = f"{len(g)}x{len(g[0])}"
     style = "border-collapse:separate;border-spacing:1px;background:#444;display:inline-table"
-    style += "" if inline else f";--px:{px}px"
     return f"<table class='arcnb-grid' title='{shape}' style='{style}'>{''.join(rows)}</table>"
 
 
@@ -232,7 +228,7 @@ def _framed(inner: str, border: str, correct: bool | None) -> str:
     )
 
 
-def grids_html(record: Mapping[str, Any] | None, task: Task | None, inline: bool = True) -> str:
+def grids_html(record: Mapping[str, Any] | None, task: Task | None) -> str:
     """Input | expected | predicted for each train and test example of one turn."""
     rows = []
     for split in ("train", "test"):
@@ -246,11 +242,11 @@ def grids_html(record: Mapping[str, Any] | None, task: Task | None, inline: bool
             if example is None:
                 inp = exp = MISSING
             else:
-                inp = grid_html(example.input, inline)
-                exp = grid_html(expected, inline) if expected is not None else "<i>hidden</i>"
+                inp = grid_html(example.input)
+                exp = grid_html(expected) if expected is not None else "<i>hidden</i>"
             rows.append(
                 f"<tr><td style='vertical-align:middle'>{split} {i + 1}</td><td>{inp}</td>"
-                f"<td>{exp}</td><td>{_prediction(results, i, expected, inline)}</td></tr>"
+                f"<td>{exp}</td><td>{_prediction(results, i, expected)}</td></tr>"
             )
     if not rows:
         return "<p><i>no examples: the task could not be loaded and nothing ran</i></p>"
@@ -258,12 +254,12 @@ def grids_html(record: Mapping[str, Any] | None, task: Task | None, inline: bool
     return f"<table class='arcnb-examples'>{head}{''.join(rows)}</table>"
 
 
-def _prediction(results: list[Any], i: int, expected: Grid | None, inline: bool) -> str:
+def _prediction(results: list[Any], i: int, expected: Grid | None) -> str:
     if i >= len(results) or not isinstance(results[i], Mapping):
         return "<i>not run</i>"
     result = results[i]
     output = result.get("output")
-    inner = grid_html(output, inline) if output is not None else "<i>no output</i>"
+    inner = grid_html(output) if output is not None else "<i>no output</i>"
     if expected is None:
         framed = _framed(inner, UNKNOWN_BORDER, None)
     else:
@@ -368,7 +364,6 @@ def tally_html(
     vote: Mapping[str, Any] | None,
     expected: Sequence[Grid | None],
     source: str,
-    inline: bool = True,
 ) -> str:
     """Per test input, each voting method's ranked candidates with score, count and attempts."""
     if not vote:
@@ -378,16 +373,14 @@ def tally_html(
     parts = [f"<p style='font-size:smaller'>vote tally ({html.escape(source)})</p>"]
     for t in range(_int(vote.get("n_test"), len(expected))):
         truth = expected[t] if t < len(expected) else None
-        shown = grid_html(truth, inline) if truth is not None else "<i>hidden</i>"
+        shown = grid_html(truth) if truth is not None else "<i>hidden</i>"
         rows = []
         for name in [m for base in TALLY_METHODS for m in (base, base + "_excl_trans")]:
             per_test = tallies.get(name) or []
             ranked = per_test[t] if t < len(per_test) else []
             correct = (_get(methods, name, "per_test_correct") or [None] * (t + 1))[t : t + 1]
             mark = {True: "&#10003;", False: "&#10007;"}.get(correct[0] if correct else None, "?")
-            cells = [
-                _candidate(c, truth, rank, inline) for rank, c in enumerate(ranked[:TALLY_TOP])
-            ]
+            cells = [_candidate(c, truth, rank) for rank, c in enumerate(ranked[:TALLY_TOP])]
             if len(ranked) > TALLY_TOP:
                 cells.append(f"<td>+{len(ranked) - TALLY_TOP} more</td>")
             cells = cells or ["<td><i>no candidates</i></td>"]
@@ -399,7 +392,7 @@ def tally_html(
     return "".join(parts)
 
 
-def _candidate(candidate: Any, truth: Grid | None, rank: int, inline: bool) -> str:
+def _candidate(candidate: Any, truth: Grid | None, rank: int) -> str:
     if not isinstance(candidate, Mapping):
         return f"<td>{MISSING}</td>"
     grid = as_grid(candidate.get("grid"))
@@ -413,7 +406,7 @@ def _candidate(candidate: Any, truth: Grid | None, rank: int, inline: bool) -> s
         f"&times;{_text(candidate.get('count', _ABSENT))} &middot; attempts {html.escape(attempts)}"
     )
     return (
-        f"<td style='vertical-align:top;padding:0 8px'>{grid_html(grid, inline)}"
+        f"<td style='vertical-align:top;padding:0 8px'>{grid_html(grid)}"
         f"<div style='font-size:smaller'>{label}</div></td>"
     )
 
@@ -423,7 +416,6 @@ def turn_html(
     task_id: str,
     attempt: int,
     turn: int,
-    inline: bool = True,
     with_messages: bool = False,
 ) -> str:
     """Every view of one turn (reasoning and response collapsed in ``<details>``); with
@@ -433,106 +425,12 @@ def turn_html(
     sent = messages_html(data, task_id, attempt, turn) if with_messages else ""
     return (
         f"<div class='arcnb-turn'><h4>{title}</h4>{failure_html(record)}"
-        f"{grids_html(record, data.task(task_id), inline)}"
+        f"{grids_html(record, data.task(task_id))}"
         + (_details("messages sent", sent) if with_messages else "")
         + _details("reasoning", text_html(record, "reasoning"))
         + _details("response", text_html(record, "content"))
         + f"{code_html(record)}</div>"
     )
-
-
-# ---- static report --------------------------------------------------------------------------
-_CSS = "\n".join(
-    [
-        "body{font-family:sans-serif;margin:1em 2em}",
-        "section.arcnb-task{border-top:2px solid #888;margin-top:2em}",
-        ".arcnb-grid td{width:var(--px);height:var(--px);padding:0}",
-        ".arcnb-turn{margin:1em 0 2em 1em}",
-        *(f".arcnb-grid .c{i}{{background:{c}}}" for i, c in enumerate(ARC_PALETTE)),
-    ]
-)
-
-
-def _run_header(data: RunView) -> str:
-    run, summary = data.run, None
-    try:
-        summary = run.summary()
-    except InputError:
-        pass
-    facts = [
-        ("model", _text(run.model or _ABSENT)),
-        ("dataset", _text(run.dataset or _ABSENT)),
-        ("run id", _text(run.run_id)),
-        ("records", str(data.n_records)),
-    ]
-    if summary is None:
-        facts.append(("summary", "<i>none: the run has not finished</i>"))
-    else:
-        for name, value in (summary.get("metrics") or {}).items():
-            if isinstance(value, int | float):
-                facts.append((html.escape(str(name)), f"{100 * value:.1f}%"))
-    if data.unstarted:
-        facts.append(("tasks without records", html.escape(", ".join(data.unstarted))))
-    rows = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in facts)
-    return f"<h1>{html.escape(data.run.name)}</h1><table>{rows}</table>"
-
-
-def render_html(
-    run_dir: str | os.PathLike[str],
-    task_ids: Sequence[str] | None = None,
-    tasks: Sequence[Task] | None = None,
-) -> str:
-    """Render a run as one self-contained HTML document (no scripts, no external files).
-
-    Args:
-        run_dir: The run directory (finished or not).
-        task_ids: Tasks to include, in this order; default every task with a record.
-        tasks: The run's tasks, when its dataset cannot be loaded from ``config.json``.
-
-    Returns:
-        The document: a run header, then one ``<section class="arcnb-task">`` per task with
-        its vote tally and every attempt's turns (grids, failure, code; reasoning and
-        response in ``<details>``).
-
-    Raises:
-        InputError: Not a run directory, a record of a newer schema, or an unknown task id.
-    """
-    data = RunView(run_dir, tasks)
-    ids = list(task_ids) if task_ids is not None else data.task_ids
-    unknown = [t for t in ids if t not in data.task_ids]
-    if unknown:
-        raise InputError(f"{run_dir}: no records for task(s) {', '.join(unknown[:5])}")
-    sections = []
-    for task_id in ids:
-        vote, source = data.vote(task_id)
-        turns = [
-            turn_html(data, task_id, a, n, inline=False)
-            for a in data.attempts(task_id)
-            for n in data.turns(task_id, a)
-        ]
-        sections.append(
-            f"<section class='arcnb-task' id='task-{html.escape(task_id)}'>"
-            f"<h2>{html.escape(task_id)}</h2><h3>vote</h3>"
-            f"{tally_html(vote, data.expected_test(task_id), source, inline=False)}"
-            f"<h3>attempts</h3>{''.join(turns)}</section>"
-        )
-    title = html.escape(f"arcnb run {data.run.name}")
-    return (
-        f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{title}</title>"
-        f"<style>{_CSS}</style></head><body>{_run_header(data)}{''.join(sections)}</body></html>\n"
-    )
-
-
-def save_html(
-    run_dir: str | os.PathLike[str],
-    path: str | os.PathLike[str],
-    task_ids: Sequence[str] | None = None,
-    tasks: Sequence[Task] | None = None,
-) -> Path:
-    """Write `render_html` of a run (same arguments) to ``path`` and return the path."""
-    path = Path(path)
-    path.write_text(render_html(run_dir, task_ids, tasks), encoding="utf-8")
-    return path
 
 
 # ---- the widget -----------------------------------------------------------------------------

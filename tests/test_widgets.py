@@ -1,4 +1,4 @@
-"""The run explorer and the static report, on a real run against a scripted server."""
+"""The run explorer, on a real run against a scripted server (the static report: test_report.py)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,6 @@ from arcnb.widgets import (
     WRONG_BORDER,
     Explorer,
     explore,
-    render_html,
-    save_html,
 )
 
 PLANT = "<script>alert('pwned')</script>"
@@ -149,27 +147,6 @@ def test_display_bundle_has_static_html(run_dir):
     assert _borders(static)[1] == 3
 
 
-def test_render_html_report(run_dir, tmp_path):
-    doc = render_html(run_dir)
-    assert doc.startswith("<!DOCTYPE html>") and doc.rstrip().endswith("</html>")
-    assert doc.count("<section class='arcnb-task'") == 3
-    for task_id in ("alpha", "beta", "gamma"):
-        assert f"id='task-{task_id}'" in doc
-    assert "<script" not in doc and "&lt;script&gt;alert(&#x27;pwned&#x27;)" in doc
-    assert "<details><summary>reasoning</summary>" in doc
-    # turns: alpha 2 + beta 4 + gamma 2
-    assert doc.count("<div class='arcnb-turn'>") == 8
-    assert doc.count("summary</th>") == 0  # a finished run shows its metrics instead
-    assert "pass2_weighted" in doc
-
-    one = render_html(run_dir, task_ids=["beta"])
-    assert one.count("<section class='arcnb-task'") == 1
-    with pytest.raises(InputError):
-        render_html(run_dir, task_ids=["nope"])
-    path = save_html(run_dir, tmp_path / "report.html")
-    assert path.read_text(encoding="utf-8") == doc
-
-
 def test_incomplete_run(run_dir, tmp_path):
     broken = tmp_path / "run"
     shutil.copytree(run_dir, broken)
@@ -184,10 +161,6 @@ def test_incomplete_run(run_dir, tmp_path):
     ex.select("beta", 1, 2)
     tally = ex.tally_view.value
     assert "recomputed from attempts.jsonl" in tally and "score 2002" in tally
-
-    doc = render_html(broken)
-    assert doc.count("<section class='arcnb-task'") == 3
-    assert "the run has not finished" in doc
 
 
 def test_missing_dataset_and_empty_run(run_dir, tmp_path):
@@ -209,8 +182,6 @@ def test_missing_dataset_and_empty_run(run_dir, tmp_path):
     ex = explore(empty)
     assert list(ex.task_dropdown.options) == [] and "no attempt records" in ex.header_view.value
     assert "no attempt records" in ex._repr_html_()
-    assert render_html(empty).count("<section") == 0
-    assert "tasks without records" in render_html(empty)
     with pytest.raises(InputError):
         explore(tmp_path / "absent")
     (tmp_path / "bare").mkdir()  # neither config.json nor attempts.jsonl: not a run
