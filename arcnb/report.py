@@ -5,11 +5,12 @@
     DIR/index.html          run facts, metrics, one row per task; filter and search
     DIR/tasks/<task_id>.html  the task's examples, its vote, every attempt's turns
 
-No page loads anything from the network, and each opens from disk (``file://``). Grids are
-stored once per page as digit strings and drawn by a few lines of script into canvases, and
-equal programs and outputs of a task's attempts are stored once: for 400 tasks of 32
-attempts the whole report stays a few tens of bytes per grid, about a fiftieth of one page
-of HTML tables (figures in the README, from ``bench/report.py``).
+No page loads anything from the network, and each opens from disk (``file://``). A task
+page's content (its markup, its distinct grids as digit strings, its distinct programs) is
+packed as gzip-compressed JSON and unpacked by the browser, which draws the grids into
+canvases: equal grids and programs of a task are stored once, and programs (most of a report)
+compress several times. Sizes for 400 tasks x 32 attempts are in the README
+(``bench/report.py``).
 
 What the report leaves out: the model's response and reasoning texts (tens of KB per attempt;
 `arcnb.explore` and `arcnb.rundir.Run.messages` show them in full) and the prompts. Error
@@ -21,9 +22,12 @@ The index's filter and search state lives in the URL fragment
 
 from __future__ import annotations
 
+import base64
+import gzip
 import html
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,7 +38,7 @@ from arcnb.rundir import check_task_id
 from arcnb.tasks import ARC_PALETTE, Task
 from arcnb.widgets import RunView, outcome
 
-__all__ = ["FILTERS", "ERROR_CHARS", "save_html"]
+__all__ = ["FILTERS", "ERROR_CHARS", "pack_page", "save_html", "unpack_page"]
 
 ERROR_CHARS = 300
 """Error messages are cut to this many characters in the report."""
@@ -78,12 +82,20 @@ function drawAll(root){const cs=root.querySelectorAll('canvas.g');cs.forEach(dra
 document.body.dataset.drawn=cs.length;}
 """
 
-# Resolves references to the page's shared grids (G) and programs (C), then draws.
+# A task page's content travels as gzip-compressed JSON ({"html", "G": grids, "C": programs}) in
+# base64: model programs and grids are most of a report, and compress 3-10x. The browser unpacks
+# it (DecompressionStream: Chromium 80, Firefox 113, Safari 16.4), puts in the markup (escaped
+# when it was written), fills the programs in as text, and draws the grids.
 _TASK_JS = """
-document.querySelectorAll('[data-gi]').forEach(e=>{const c=document.createElement('canvas');
-c.className='g';c.dataset.g=G[+e.dataset.gi];e.replaceWith(c);});
-document.querySelectorAll('pre[data-ci]').forEach(e=>{e.textContent=C[+e.dataset.ci];});
-drawAll(document);
+async function unpack(b64){const bytes=Uint8Array.from(atob(b64),c=>c.charCodeAt(0));
+const s=new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+return JSON.parse(await new Response(s).text());}
+unpack(DATA).then(d=>{const root=document.getElementById('page');root.innerHTML=d.html;
+root.querySelectorAll('[data-gi]').forEach(e=>{const c=document.createElement('canvas');
+c.className='g';c.dataset.g=d.G[+e.dataset.gi];e.replaceWith(c);});
+root.querySelectorAll('pre[data-ci]').forEach(e=>{e.textContent=d.C[+e.dataset.ci];});
+drawAll(root);}).catch(e=>{document.getElementById('page').textContent=
+'this page could not be unpacked (it needs a browser with DecompressionStream): '+e;});
 """
 
 _INDEX_JS = """
@@ -325,8 +337,12 @@ def _task_page(data: RunView, task_id: str) -> tuple[dict[str, Any], str]:
         )
         body = "".join(_turn_html(record, expected, grids, programs) for record in records)
         parts.append(f"<details><summary>{summary}</summary>{body}</details>")
-    script = f"const G={_json(grids.items)};const C={_json(programs.items)};{_TASK_JS}"
-    page = _page(f"{task_id} - arcnb report {data.run.name}", "".join(parts), script)
+    packed = pack_page("".join(parts), grids.items, programs.items)
+    page = _page(
+        f"{task_id} - arcnb report {data.run.name}",
+        "<div id='page'><noscript>this page needs JavaScript</noscript></div>",
+        f"const DATA='{packed}';{_TASK_JS}",
+    )
     stats.pop("vote", None)
     return stats, page
 
@@ -390,6 +406,33 @@ def _json(value: Any) -> str:
     """JSON safe inside a <script> element: no ``<`` at all (``</script>`` cannot end it
     early, ``<!--`` cannot change how the rest is parsed); ``\\u003c`` means the same in JS."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+
+
+def pack_page(markup: str, grids: list[str], programs: list[str]) -> str:
+    """A task page's content as its page carries it: gzip-compressed JSON, in base64.
+
+    Args:
+        markup: The page's HTML, with ``data-gi`` (grid) and ``data-ci`` (program) references.
+        grids: The grids referenced, as rows of digits joined by ``|``.
+        programs: The programs referenced (put in as text, never as markup).
+
+    Returns:
+        Base64 text (no quotes, no ``<``: safe inside a script's string literal).
+    """
+    data = json.dumps({"html": markup, "G": grids, "C": programs}, separators=(",", ":"))
+    return base64.b64encode(gzip.compress(data.encode(), mtime=0)).decode("ascii")
+
+
+def unpack_page(page: str) -> dict[str, Any]:
+    """The content of a task page that `pack_page` packed: ``{"html", "G", "C"}``.
+
+    Raises:
+        ValueError: ``page`` is not a task page of this report format.
+    """
+    found = re.search(r"const DATA='([A-Za-z0-9+/=]*)';", page)
+    if found is None:
+        raise ValueError("not a task page of an arcnb report")
+    return json.loads(gzip.decompress(base64.b64decode(found.group(1))))
 
 
 def _page(title: str, body: str, script: str) -> str:

@@ -4,10 +4,10 @@
 
 Makes a run of arc-agi-1's first ``--tasks`` training tasks x ``--attempts`` attempts with
 `arcnb.run_eval` against the scripted endpoint (tests/scripted_server.py, its own process, no
-latency); or reuses ``--run-dir``. Every answer is a distinct program of about 1 KB (a model's
-typical length) with a 4 KB reasoning text, whose outputs differ from attempt to attempt (so
-the report's sharing of equal grids and programs gains little: a pessimistic case); one in
-seven raises an error.
+latency); or reuses ``--run-dir``. Every answer is a program of about 1.2 KB (a model's typical
+length; 20 lines of it real code that differs from answer to answer) with a 4 KB reasoning
+text, whose outputs differ from attempt to attempt (so the report's sharing of equal grids and
+programs gains little: a pessimistic case); one in seven raises an error.
 
 Then `arcnb report` on it, in a process of its own: wall time and peak memory (VmHWM). Then
 the output: total MB (target <= 25 MB at 400 x 32), index.html, the largest task page. Then
@@ -31,56 +31,51 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# About 1 KB of code, unique per request ({n}); outputs vary with n (90 combinations of the
-# two factors, so a task's 32 attempts rarely agree).
-PROGRAM = '''Here is a program for this task.
+REASONING = "Looking at the train pairs, the objects move and change colour. " * 64  # 4 KB
 
-```python
-import numpy as np
-
-
-def find_objects(grid):
-    """Connected cells of each colour (4-neighbourhood), as lists of (row, col)."""
-    h, w = len(grid), len(grid[0])
-    seen, objects = set(), []
-    for r in range(h):
-        for c in range(w):
-            if (r, c) in seen or grid[r][c] == 0:
-                continue
-            stack, cells = [(r, c)], []
-            seen.add((r, c))
-            while stack:
-                y, x = stack.pop()
-                cells.append((y, x))
-                for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-                    ny, nx = y + dy, x + dx
-                    if 0 <= ny < h and 0 <= nx < w and (ny, nx) not in seen:
-                        if grid[ny][nx] == grid[r][c]:
-                            seen.add((ny, nx))
-                            stack.append((ny, nx))
-            objects.append(cells)
-    return objects
-
-
+# About 1.2 KB of code per answer: a transform whose outputs vary with the request number {n}
+# (90 combinations of two factors, so a task's 32 attempts rarely agree), after 20 lines of
+# real Python (the standard library's, commented out) that differ from answer to answer, so
+# that programs compress as real code does, not as copies of one text.
+TRANSFORM = """
 def transform(grid):
     attempt = {n}
-    objects = find_objects(grid)
+    objects = sum(1 for row in grid for v in row if v)
     if attempt % 7 == 0:
-        raise ValueError(f"attempt {attempt}: {len(objects)} objects, no rule fits")
+        raise ValueError(f"attempt {attempt}: {objects} coloured cells, no rule fits")
     scale, shift = attempt % 9 + 1, attempt % 10
     out = np.array(grid)
     out = (out * scale + shift) % 10
     return out.tolist()
 ```
-'''
-REASONING = "Looking at the train pairs, the objects move and change colour. " * 64  # 4 KB
+"""
+VARIANTS = 997  # distinct answers, handed out in turn (a prime: a task's attempts all differ)
+
+
+def answers(seed: int = 0) -> list[dict]:
+    """``VARIANTS`` scripted answers, each with its own 20 lines of standard-library code."""
+    import importlib
+    import random
+
+    lines = []
+    for name in ("argparse", "difflib", "inspect", "textwrap", "tarfile"):
+        lines += Path(importlib.import_module(name).__file__).read_text().splitlines()
+    rng = random.Random(seed)
+    out = []
+    for _ in range(VARIANTS):
+        start = rng.randrange(len(lines) - 20)
+        notes = "\n".join(f"# {line}" for line in lines[start : start + 20])
+        program = f"```python\nimport numpy as np\n\n{notes}\n{TRANSFORM}"
+        out.append({"content": f"Here is a program for this task.\n\n{program}",
+                    "reasoning": REASONING})  # fmt: skip
+    return out
 
 
 def make_run(tasks: int, attempts: int, out: Path) -> Path:
     import arcnb
 
     script = out / "script.json"
-    script.write_text(json.dumps({"default": {"content": PROGRAM, "reasoning": REASONING}}))
+    script.write_text(json.dumps({"rules": [{"match": "", "responses": answers()}]}))
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "scripted_server.py"), "--script", str(script)],
         stdout=subprocess.PIPE,

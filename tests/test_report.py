@@ -16,7 +16,7 @@ from arcfixtures import FLIP, WRONG, key_of, make_tasks
 import arcnb
 from arcnb.cli import main
 from arcnb.errors import InputError
-from arcnb.report import ERROR_CHARS, FILTERS, save_html
+from arcnb.report import ERROR_CHARS, FILTERS, save_html, unpack_page
 from arcnb.tasks import ARC_PALETTE
 
 # Model text that would run as script if any page put it into markup unescaped, or let it end
@@ -89,44 +89,52 @@ def test_index_lists_every_task_with_its_status(report):
     assert pages == sorted(f"{t}.html" for t in rows)
 
 
+def _task(report: Path, task_id: str) -> dict:
+    """A task page's content: ``html`` (its markup), ``G`` (grids), ``C`` (programs)."""
+    return unpack_page((report.parent / "tasks" / f"{task_id}.html").read_text(encoding="utf-8"))
+
+
 def test_task_page_holds_attempts_turns_grids_and_programs(report, run_dir):
-    beta = (report.parent / "tasks" / "beta.html").read_text(encoding="utf-8")
+    beta = _task(report, "beta")
+    markup = beta["html"]
     # 1-based attempts, as `arcnb viz`; each attempt has both its turns
-    assert beta.count("<details><summary>attempt ") == 2
-    assert "attempt 1: all train correct (2 turns)" in beta
-    assert "attempt 2: all train correct (2 turns)" in beta
-    assert "attempt 0" not in beta
-    assert beta.count("<b>turn 1</b>: wrong on train") == 2
-    assert beta.count("<b>turn 2</b>: all train correct") == 2
+    assert markup.count("<details><summary>attempt ") == 2
+    assert "attempt 1: all train correct (2 turns)" in markup
+    assert "attempt 2: all train correct (2 turns)" in markup
+    assert "attempt 0" not in markup
+    assert markup.count("<b>turn 1</b>: wrong on train") == 2
+    assert markup.count("<b>turn 2</b>: all train correct") == 2
     # grids and programs are stored once per page and referenced
-    consts = dict(re.findall(r"const (G|C)=(\[.*?\]);", beta))
-    grids, programs = json.loads(consts["G"]), json.loads(consts["C"])
-    assert len(programs) == 2  # identity and flip, four turns
-    assert "return [row[::-1] for row in grid]" in "".join(programs)
-    assert len(grids) == len(set(grids))
+    assert len(beta["C"]) == 2  # identity and flip, four turns
+    assert "return [row[::-1] for row in grid]" in "".join(beta["C"])
+    assert len(beta["G"]) == len(set(beta["G"]))
+    refs = {int(i) for i in re.findall(r"data-gi='(\d+)'", markup)}
+    assert refs == set(range(len(beta["G"])))
     task = json.loads((run_dir.parent.parent / "tasks" / "beta.json").read_text())
     first = task["train"][0]["input"]
-    assert "|".join("".join(map(str, r)) for r in first) in grids
-    assert "<h2>vote (pass@2)</h2>" in beta and "score 1.00" in beta
+    assert "|".join("".join(map(str, r)) for r in first) in beta["G"]
+    assert "<h2>vote (pass@2)</h2>" in markup and "score 1.00" in markup
 
-    gamma = (report.parent / "tasks" / "gamma.html").read_text(encoding="utf-8")
+    gamma = _task(report, "gamma")["html"]
     assert "api failure (client_error)" in gamma
     assert "no program was extracted" in gamma
+    with pytest.raises(ValueError):
+        unpack_page(report.read_text(encoding="utf-8"))  # the index is not a task page
 
 
 def test_model_text_is_escaped(report):
-    alpha = (report.parent / "tasks" / "alpha.html").read_text(encoding="utf-8")
-    epsilon = (report.parent / "tasks" / "epsilon.html").read_text(encoding="utf-8")
-    for page in (alpha, epsilon):
-        assert page.count("<script>") == 1  # the page's own, nothing planted
-        assert "<img" not in page and "<!--" not in page
-    assert "\\u003c/script>\\u003cscript>document.body.dataset.pwned" in alpha  # in C, as JSON
+    alpha, epsilon = _task(report, "alpha"), _task(report, "epsilon")
+    for page in ("alpha", "epsilon"):
+        text = (report.parent / "tasks" / f"{page}.html").read_text(encoding="utf-8")
+        assert text.count("<script>") == 1 and "pwned" not in text  # the page's own script
+    for content in (alpha, epsilon):
+        assert "<img" not in content["html"] and "<script" not in content["html"]
+    assert PLANT in alpha["C"][0]  # the program, put in as text by the page's script
     # the error is escaped markup, cut at ERROR_CHARS characters
-    assert html.escape(IMG) in epsilon
-    error = re.search(r"<pre>(ValueError[^<]*|[^<]*onerror[^<]*)</pre>", epsilon)
-    assert error is not None
-    assert "y" * (2 * ERROR_CHARS) not in html.unescape(error.group(1))
-    assert "exec error" in epsilon
+    assert html.escape(IMG) in epsilon["html"]
+    errors = re.findall(r"<pre>([^<]*onerror[^<]*)</pre>", epsilon["html"])
+    assert errors and all(len(html.unescape(e)) < ERROR_CHARS + 40 for e in errors)
+    assert "exec error" in epsilon["html"]
 
 
 def test_cli_report_and_refusals(run_dir, tmp_path, capsys):
