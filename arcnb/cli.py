@@ -132,6 +132,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _add_stats_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON list instead, one object per run: every metric with its count and "
+        "denominator, tokens, cost, per-task results, completeness and warnings",
+    )
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
@@ -139,6 +145,11 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     from arcnb.metrics import format_table
 
     summaries = [recompute_summary(d) for d in args.run_dirs]  # every dir checked before output
+    if args.json:
+        import json
+
+        print(json.dumps(summaries, indent=1, default=str))
+        return 0
     for i, s in enumerate(summaries):
         if i:
             print()
@@ -155,9 +166,8 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 
 
 def _add_cleanup_logs_args(parser: argparse.ArgumentParser) -> None:
-    _flag(
-        parser, "logs-dir", default=DEFAULT_LOGS_DIR, metavar="DIR", help="(default: %(default)s)"
-    )
+    _flag(parser, "logs-dir", default=DEFAULT_LOGS_DIR, metavar="DIR",
+          help="the folder of run directories to clean up (default: %(default)s)")  # fmt: skip
     _flag(parser, "older-than", required=True, metavar="DAYS",
           help="delete runs started more than DAYS days ago (by the UTC time in the name, "
           "else the modification time)")  # fmt: skip
@@ -228,7 +238,10 @@ def _add_viz_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--task", action="append", metavar="ID", help="only this task (repeatable; default: all)"
     )
-    parser.add_argument("--out", default="plots", metavar="DIR", help="(default: %(default)s)")
+    parser.add_argument(
+        "--out", default="plots", metavar="DIR",
+        help="folder for the PNG figures, created if missing (default: %(default)s)",
+    )  # fmt: skip
 
 
 def _cmd_viz(args: argparse.Namespace) -> int:

@@ -214,6 +214,19 @@ def test_stats_complete_run_and_bad_dirs(runs, tmp_path, capsys):
         assert len(captured.err.strip().splitlines()) == 1 and "not a run directory" in captured.err
 
 
+def test_stats_json_is_the_recomputed_summary(runs, capsys):
+    dirs = [*runs["alpha"], runs["beta"]]
+    assert main(["stats", "--json", *map(str, dirs)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert [s["run_dir"] for s in printed] == [str(d) for d in dirs]
+    for summary, run_dir in zip(printed, dirs, strict=True):
+        expected = json.loads(json.dumps(compare.recompute_summary(run_dir), default=str))
+        assert summary == expected
+        saved = json.loads((run_dir / "summary.json").read_text())
+        assert summary["metrics"] == pytest.approx(saved["metrics"])
+        assert summary["complete"] is True and summary["cost_usd"] > 0
+
+
 def test_missing_dataset_infers_expected_outputs(runs, tmp_path):
     saved = json.loads((runs["beta"] / "summary.json").read_text())
     run_dir = tmp_path / "moved"
