@@ -23,7 +23,7 @@ from typing import Any
 
 from arcnb.config import DEFAULT_LOGS_DIR, project_dir
 
-__all__ = ["DEMO_MODELS", "DemoEndpoint", "demo_runs"]
+__all__ = ["DEMO_MODELS", "DemoEndpoint", "demo_endpoint", "demo_runs", "endpoint_or_demo"]
 
 _FENCE = "```"
 
@@ -212,3 +212,33 @@ def demo_runs(output_dir: str | os.PathLike[str] = DEFAULT_LOGS_DIR) -> list[Pat
                 found = [r.run_dir for r in result.runs]
             out.extend(found)
     return out
+
+
+_SHARED: DemoEndpoint | None = None
+
+
+def demo_endpoint() -> DemoEndpoint:
+    """A `DemoEndpoint` started once per process and left running (a daemon thread), for
+    notebooks that need an endpoint for the rest of the session."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = DemoEndpoint().start()
+    return _SHARED
+
+
+def endpoint_or_demo(
+    model: str | None, base_url: str | list[str] | None
+) -> tuple[str | None, str | list[str] | None]:
+    """The model and endpoint a notebook runs against: as given, or with neither given,
+    ``demo-tricks`` on `demo_endpoint` (no model, no key, seconds for a small run).
+
+    Args:
+        model: The ``model`` parameter.
+        base_url: The ``base_url`` parameter.
+
+    Returns:
+        ``(model, base_url)`` for `arcnb.run_eval`.
+    """
+    if model is None and base_url is None:
+        return "demo-tricks", demo_endpoint().base_url
+    return model, base_url
