@@ -36,23 +36,13 @@ from arcnb.errors import InputError
 from arcnb.metrics import task_summary
 from arcnb.rundir import check_task_id
 from arcnb.tasks import ARC_PALETTE, Task
-from arcnb.widgets import RunView, outcome
+from arcnb.widgets import FILTERS, RunView, outcome, task_flags
 
 __all__ = ["FILTERS", "ERROR_CHARS", "pack_page", "save_html", "unpack_page"]
 
 ERROR_CHARS = 300
 """Error messages are cut to this many characters in the report."""
 
-FILTERS = {
-    "all": "every task",
-    "solved": "pass@2 (weighted) solves every test input",
-    "unsolved": "pass@2 (weighted) solves no test input",
-    "train": "some attempt is right on every train example",
-    "transductive": "some attempt looks hard-coded",
-    "errors": "some program failed (error, timeout, invalid output)",
-    "api": "some request failed",
-}
-"""The index's filters: name -> what a task must have to be shown."""
 
 _CSS = """
 body{font-family:sans-serif;margin:1em 2em;color:#222}
@@ -161,23 +151,8 @@ def save_html(
 
 
 # ---- the index --------------------------------------------------------------------------------
-def _flags(stats: Mapping[str, Any] | None) -> dict[str, bool]:
-    if stats is None:
-        return dict.fromkeys(FILTERS, False) | {"all": True, "unsolved": True}
-    score = stats["scores"]["weighted"]
-    return {
-        "all": True,
-        "solved": score == 1.0,
-        "unsolved": score == 0.0,
-        "train": bool(stats["all_train_correct"]),
-        "transductive": stats["transductive"] > 0,
-        "errors": stats["exec_errors"] > 0,
-        "api": stats["api_failures"] > 0,
-    }
-
-
 def _index_row(task_id: str, stats: Mapping[str, Any] | None) -> str:
-    flags = _flags(stats)
+    flags = task_flags(stats)
     data = " ".join(f"data-{name}='{int(on)}'" for name, on in flags.items() if name != "all")
     esc = html.escape(task_id)
     badges = "".join(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from arcnb.metrics import task_summary
 from arcnb.rundir import ATTEMPTS_FILE, TASKS_DIR, AttemptRecord, Run, record_key
 from arcnb.tasks import ARC_PALETTE, Task
 
-__all__ = ["Explorer", "RunView", "explore"]
+__all__ = ["FILTERS", "Explorer", "RunView", "explore", "task_flags"]
 
 MISSING = "<i class='arcnb-missing' style='color:#b00'>missing</i>"
 RIGHT_BORDER = "3px solid green"  # frame of a predicted grid that is exactly right
@@ -39,6 +40,34 @@ TALLY_METHODS = ("weighted", "train_majority", "oracle")  # each also shown _exc
 MAX_TEXT = 100_000  # characters of model text shown per field; the rest is cut
 
 _ABSENT = object()
+
+FILTERS = {
+    "all": "every task",
+    "solved": "pass@2 (weighted) solves every test input",
+    "unsolved": "pass@2 (weighted) solves no test input",
+    "train": "some attempt is right on every train example",
+    "transductive": "some attempt looks hard-coded",
+    "errors": "some program failed (error, timeout, invalid output)",
+    "api": "some request failed",
+}
+"""Task filters of the explorer and the report's index: name -> what a task must have."""
+
+
+def task_flags(stats: Mapping[str, Any] | None) -> dict[str, bool]:
+    """Which `FILTERS` a task passes, from `arcnb.metrics.task_summary` of its final turns
+    (None: a task with no attempt recorded, which only "all" and "unsolved" show)."""
+    if stats is None:
+        return dict.fromkeys(FILTERS, False) | {"all": True, "unsolved": True}
+    score = stats["scores"]["weighted"]
+    return {
+        "all": True,
+        "solved": score == 1.0,
+        "unsolved": score == 0.0,
+        "train": bool(stats["all_train_correct"]),
+        "transductive": stats["transductive"] > 0,
+        "errors": stats["exec_errors"] > 0,
+        "api": stats["api_failures"] > 0,
+    }
 
 
 # ---- reading a run --------------------------------------------------------------------------
@@ -89,6 +118,7 @@ class RunView:
         self.task_ids += [t for t in self._index if t in others]
         self.unstarted = [t for t in planned if t not in self._index]
         self._expected: dict[str, list[Any]] | None = None
+        self._stats: dict[str, dict[str, Any]] = {}
 
     @property
     def warnings(self) -> list[str]:
@@ -145,6 +175,28 @@ class RunView:
             return list(self._expected[task_id])
         n_test = max((len(r["test"]) for r in self.finals(task_id)), default=1)
         return [None] * max(n_test, 1)
+
+    def stats(self, task_id: str) -> dict[str, Any] | None:
+        """`arcnb.metrics.task_summary` of the task's final turns (None: no attempt yet);
+        kept until `reload`."""
+        if task_id not in self._index:
+            return None
+        if task_id not in self._stats:
+            finals = self.finals(task_id)
+            self._stats[task_id] = task_summary(finals, self.expected_test(task_id))
+        return self._stats[task_id]
+
+    def matching(self, filter: str = "all", search: str = "") -> list[str]:
+        """Tasks with records that pass a filter (`FILTERS`) and contain ``search`` in their
+        id (case ignored), in `task_ids` order. Any filter but "all" reads every task's
+        final turns once (then kept until `reload`)."""
+        if filter not in FILTERS:
+            raise InputError(f"filter {filter!r}: one of {', '.join(FILTERS)}")
+        needle = search.strip().lower()
+        found = [t for t in self.task_ids if needle in t.lower()]
+        if filter == "all":
+            return found
+        return [t for t in found if task_flags(self.stats(t))[filter]]
 
     def vote(self, task_id: str) -> tuple[dict[str, Any] | None, str]:
         """The task's vote (`TaskVote.to_dict`) and where it came from, or None and why not.
@@ -314,6 +366,14 @@ def messages_html(data: RunView, task_id: str, attempt: int, turn: int) -> str:
     )
 
 
+def feedback_html(record: Mapping[str, Any]) -> str:
+    """The refinement feedback this turn answered (the previous turn's results), if any."""
+    feedback = record.get("feedback")
+    if not feedback:
+        return "<i>none: a first turn answers the task itself</i>"
+    return f"<pre style='white-space:pre-wrap'>{_text(feedback)}</pre>"
+
+
 def _details(title: str, body: str) -> str:
     return f"<details><summary>{title}</summary>{body}</details>"
 
@@ -419,14 +479,16 @@ def turn_html(
     with_messages: bool = False,
 ) -> str:
     """Every view of one turn (reasoning and response collapsed in ``<details>``); with
-    ``with_messages``, also the messages sent (collapsed: they are the largest part)."""
+    ``with_messages``, also the messages sent (collapsed: they are the largest part).
+    ``attempt`` is the record's (from 0); the title shows it from 1, as everywhere."""
     record = data.record(task_id, attempt, turn)
-    title = f"task {html.escape(task_id)} &middot; attempt {attempt} &middot; turn {turn}"
+    title = f"task {html.escape(task_id)} &middot; attempt {attempt + 1} &middot; turn {turn}"
     sent = messages_html(data, task_id, attempt, turn) if with_messages else ""
     return (
         f"<div class='arcnb-turn'><h4>{title}</h4>{failure_html(record)}"
         f"{grids_html(record, data.task(task_id))}"
         + (_details("messages sent", sent) if with_messages else "")
+        + (_details("refinement feedback", feedback_html(record)) if record.get("feedback") else "")
         + _details("reasoning", text_html(record, "reasoning"))
         + _details("response", text_html(record, "content"))
         + f"{code_html(record)}</div>"
@@ -435,20 +497,30 @@ def turn_html(
 
 # ---- the widget -----------------------------------------------------------------------------
 class Explorer:
-    """Dropdowns for task, attempt and turn, and HTML views of the selected turn.
+    """Task filter and search, dropdowns for task, attempt and turn, and HTML views of the
+    selected turn. Attempts and turns are numbered from 1, as `arcnb viz` numbers them (a
+    record's ``attempt`` field counts from 0: attempt 1 is ``"attempt": 0``).
 
     Attributes:
         widget: The ipywidgets box to display.
+        filter_dropdown, search_box: Which tasks the task dropdown offers (`FILTERS`, and a
+            substring of the id).
         task_dropdown, attempt_dropdown, turn_dropdown: The selectors.
-        failure_view, grids_view, code_view, reasoning_view, response_view, tally_view:
-            ``ipywidgets.HTML`` views of the selection (reasoning and response sit in a
-            collapsed Accordion).
+        refresh_button: Re-reads the run (`refresh`); `watch` does it every few seconds.
+        failure_view, grids_view, code_view, messages_view, feedback_view, reasoning_view,
+        response_view, tally_view: ``ipywidgets.HTML`` views of the selection (the messages
+            sent, the refinement feedback, reasoning and response sit in a collapsed
+            Accordion).
     """
 
     def __init__(self, run_dir: str | os.PathLike[str], tasks: Sequence[Task] | None = None):
         import ipywidgets as w
 
         self.data = RunView(run_dir, tasks)
+        self.filter_dropdown = w.Dropdown(description="show", options=list(FILTERS))
+        self.search_box = w.Text(description="search", placeholder="part of a task id")
+        self.refresh_button = w.Button(description="refresh", tooltip="re-read the run")
+        self.count_view = w.HTML()
         self.task_dropdown = w.Dropdown(description="task", options=self.data.task_ids)
         self.attempt_dropdown = w.Dropdown(description="attempt", options=[])
         self.turn_dropdown = w.Dropdown(description="turn", options=[])
@@ -459,15 +531,19 @@ class Explorer:
         self.reasoning_view = w.HTML()
         self.response_view = w.HTML()
         self.messages_view = w.HTML()
+        self.feedback_view = w.HTML()
         self.tally_view = w.HTML()
         text = w.Accordion(
-            children=[self.messages_view, self.reasoning_view, self.response_view],
-            titles=("messages sent", "reasoning", "response"),
+            children=[self.messages_view, self.feedback_view, self.reasoning_view,
+                      self.response_view],
+            titles=("messages sent", "refinement feedback", "reasoning", "response"),
             selected_index=None,
-        )
+        )  # fmt: skip
         tally = w.Accordion(children=[self.tally_view], titles=("vote tally",), selected_index=0)
         self.widget = w.VBox(
             [
+                w.HBox([self.filter_dropdown, self.search_box, self.refresh_button,
+                        self.count_view]),
                 w.HBox([self.task_dropdown, self.attempt_dropdown, self.turn_dropdown]),
                 self.header_view,
                 self.failure_view,
@@ -476,50 +552,94 @@ class Explorer:
                 self.code_view,
                 tally,
             ]
-        )
+        )  # fmt: skip
         self._busy = False
+        self._watcher: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.filter_dropdown.observe(self._filtered, names="value")
+        self.search_box.observe(self._filtered, names="value")
+        self.refresh_button.on_click(lambda _: self.refresh())
         self.task_dropdown.observe(self._changed, names="value")
         self.attempt_dropdown.observe(self._changed, names="value")
         self.turn_dropdown.observe(self._changed, names="value")
+        self._offer(self.data.task_ids)
         self._set(self.data.task_ids[0] if self.data.task_ids else None, None, None)
 
     @property
     def selection(self) -> tuple[str | None, int | None, int | None]:
-        """The selected (task id, attempt, turn)."""
+        """The selected (task id, attempt, turn), attempt and turn numbered from 1."""
         return self.task_dropdown.value, self.attempt_dropdown.value, self.turn_dropdown.value
 
     def select(self, task_id: str, attempt: int | None = None, turn: int | None = None) -> None:
-        """Select a turn, as the dropdowns would.
+        """Select a turn, as the dropdowns would (the task need not pass the filter).
 
         Args:
             task_id: A task with records.
-            attempt: An attempt index of it; default its first.
-            turn: A turn of that attempt; default its latest.
+            attempt: An attempt number (from 1); default its first.
+            turn: A turn of that attempt (from 1); default its latest.
 
         Raises:
             InputError: The task, attempt or turn has no record.
         """
         if task_id not in self.data.task_ids:
             raise InputError(f"no records for task {task_id!r}")
-        if attempt is not None and attempt not in self.data.attempts(task_id):
-            raise InputError(f"task {task_id}: no attempt {attempt}")
+        numbers = [a + 1 for a in self.data.attempts(task_id)]
+        if attempt is not None and attempt not in numbers:
+            raise InputError(f"task {task_id}: no attempt {attempt} (it has {numbers})")
         if turn is not None:
-            a = attempt if attempt is not None else self.data.attempts(task_id)[0]
-            if turn not in self.data.turns(task_id, a):
+            a = attempt if attempt is not None else numbers[0]
+            if turn not in self.data.turns(task_id, a - 1):
                 raise InputError(f"task {task_id} attempt {a}: no turn {turn}")
+        if task_id not in self.task_dropdown.options:
+            self._offer([*self.task_dropdown.options, task_id])
         self._set(task_id, attempt, turn)
 
     def refresh(self) -> None:
         """Re-read the run directory (for a run still writing) and keep the selection."""
         task_id, attempt, turn = self.selection
         self.data.reload()
+        self._filtered(keep=(task_id, attempt, turn))
+
+    def watch(self, every: float = 5.0) -> None:
+        """`refresh` every ``every`` seconds, in a background thread, until the run has its
+        ``summary.json`` (it finished) or `stop_watching`; then once more."""
+        if self._watcher is not None and self._watcher.is_alive():
+            return
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.wait(every):
+                finished = (self.data.run_dir / "summary.json").exists()
+                self.refresh()
+                if finished:
+                    return
+
+        self._watcher = threading.Thread(target=loop, name="arcnb-explorer-watch", daemon=True)
+        self._watcher.start()
+
+    def stop_watching(self) -> None:
+        """Stop `watch` (a refresh under way finishes first)."""
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join()
+
+    def _offer(self, task_ids: Sequence[str]) -> None:
         self._busy = True
         try:
-            self.task_dropdown.options = self.data.task_ids
+            self.task_dropdown.options = list(task_ids)
         finally:
             self._busy = False
-        keep = task_id if task_id in self.data.task_ids else None
-        self._set(keep or (self.data.task_ids or [None])[0], attempt, turn)
+        self.count_view.value = f"{len(task_ids)} of {len(self.data.task_ids)} tasks" + (
+            f" ({len(self.data.unstarted)} not started)" if self.data.unstarted else ""
+        )
+
+    def _filtered(self, change: Any = None, keep: tuple[Any, Any, Any] | None = None) -> None:
+        task_id, attempt, turn = keep or self.selection
+        shown = self.data.matching(self.filter_dropdown.value, self.search_box.value)
+        self._offer(shown)
+        if task_id not in shown:
+            task_id, attempt, turn = (shown or [None])[0], None, None
+        self._set(task_id, attempt, turn)
 
     def _changed(self, change: Any) -> None:
         if self._busy:
@@ -532,14 +652,14 @@ class Explorer:
         self._set(task_id, attempt, turn)
 
     def _set(self, task_id: str | None, attempt: int | None, turn: int | None) -> None:
-        attempts = self.data.attempts(task_id) if task_id is not None else []
-        attempt = attempt if attempt in attempts else (attempts[0] if attempts else None)
-        turns = self.data.turns(task_id, attempt) if attempt is not None else []
+        numbers = [a + 1 for a in self.data.attempts(task_id)] if task_id is not None else []
+        attempt = attempt if attempt in numbers else (numbers[0] if numbers else None)
+        turns = self.data.turns(task_id, attempt - 1) if attempt is not None else []
         turn = turn if turn in turns else (turns[-1] if turns else None)
         self._busy = True  # the three dropdowns change together: render once, below
         try:
             self.task_dropdown.value = task_id
-            self.attempt_dropdown.options = attempts
+            self.attempt_dropdown.options = numbers
             self.attempt_dropdown.value = attempt
             self.turn_dropdown.options = turns
             self.turn_dropdown.value = turn
@@ -551,11 +671,13 @@ class Explorer:
         task_id, attempt, turn = self.selection
         if task_id is None or attempt is None or turn is None:
             for view in (self.failure_view, self.grids_view, self.code_view, self.tally_view,
-                         self.messages_view):  # fmt: skip
+                         self.messages_view, self.feedback_view):  # fmt: skip
                 view.value = ""
-            self.header_view.value = "<p><i>this run has no attempt records yet</i></p>"
+            none = "this run has no attempt records yet" if not self.data.task_ids else (
+                "no task matches the filter and search")  # fmt: skip
+            self.header_view.value = f"<p><i>{none}</i></p>"
             return
-        record = self.data.record(task_id, attempt, turn)
+        record = self.data.record(task_id, attempt - 1, turn)
         task = self.data.task(task_id)
         loaded = "" if task is not None else " (task could not be loaded: inputs missing)"
         self.header_view.value = (
@@ -567,7 +689,8 @@ class Explorer:
         self.code_view.value = code_html(record)
         self.reasoning_view.value = text_html(record, "reasoning")
         self.response_view.value = text_html(record, "content")
-        self.messages_view.value = messages_html(self.data, task_id, attempt, turn)
+        self.messages_view.value = messages_html(self.data, task_id, attempt - 1, turn)
+        self.feedback_view.value = feedback_html(record)
         vote, source = self.data.vote(task_id)
         self.tally_view.value = tally_html(vote, self.data.expected_test(task_id), source)
 
@@ -579,7 +702,7 @@ class Explorer:
             return "<p><i>this run has no attempt records yet</i></p>"
         vote, source = self.data.vote(task_id)
         tally = tally_html(vote, self.data.expected_test(task_id), source)
-        turn_view = turn_html(self.data, task_id, attempt, turn, with_messages=True)
+        turn_view = turn_html(self.data, task_id, attempt - 1, turn, with_messages=True)
         return f"<div>{turn_view}{_details('vote tally', tally)}</div>"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:

@@ -78,6 +78,14 @@ NOTEBOOKS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "notebooks").
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_stored_notebook_has_no_outputs_and_a_parameters_cell(notebook):
+    cells = json.loads((ROOT / notebook).read_text())["cells"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert all(not c["outputs"] and c["execution_count"] is None for c in code)
+    assert "parameters" in code[0]["metadata"]["tags"]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_papermill_help_notebook_shows_each_parameter_typed(notebook):
     """`papermill --help-notebook` lists every parameter with its type (not "Unknown type")
     and help; one that is a config's field has that field's type, None aside."""
