@@ -391,6 +391,10 @@ def test_notebook_headless_with_papermill(env):
     assert KEY not in text
     outputs = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
     assert "pass2_weighted" in outputs
+    images = [
+        o for c in nb["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})
+    ]
+    assert len(images) == 1  # the per-task bar chart is shown, not described
     runs = list((env / "logs").glob("*/summary.json"))
     assert len(runs) == 1
     assert json.loads(runs[0].read_text())["metrics"]["pass2_weighted"] == 1.0
