@@ -280,6 +280,25 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- notebooks ------------------------------------------------------------------------------
+
+
+def _add_notebooks_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dir", metavar="DIR", help="folder to copy the notebooks into")
+    parser.add_argument(
+        "--force", action="store_true", help="replace notebooks of the same names already there"
+    )
+
+
+def _cmd_notebooks(args: argparse.Namespace) -> int:
+    from arcnb.notebooks import copy_notebooks
+
+    for path in copy_notebooks(args.dir, overwrite=args.force):
+        print(path)
+    print("each runs as is (a demonstration run when given none): jupyter lab " + args.dir)
+    return 0
+
+
 # Command name -> (help, add its flags, run it).
 _COMMANDS: dict[
     str,
@@ -296,6 +315,11 @@ _COMMANDS: dict[
         "write a run's static HTML report: an index of tasks (filter, search), a page per task",
         _add_report_args,
         _cmd_report,
+    ),
+    "notebooks": (
+        "copy the notebooks that ship with arcnb into a folder",
+        _add_notebooks_args,
+        _cmd_notebooks,
     ),
     "dataset": (
         "build a fine-tuning dataset from logged programs",
