@@ -115,13 +115,14 @@ def save_html(
 
     Args:
         run_dir: The run directory.
-        out_dir: A folder for ``index.html`` and ``tasks/``; created if missing. A
-            ``tasks/`` folder a previous report left there is replaced.
+        out_dir: A folder for ``index.html`` and ``tasks/``; created if missing. The pages
+            of a previous report there (``tasks/*.html``) are replaced; no other file is
+            touched.
         tasks: The run's tasks, when its dataset cannot be loaded from ``config.json``.
 
     Raises:
         InputError: Not a run directory (or a record of a newer schema), or ``out_dir`` is
-            a file or inside the run directory.
+            a file, inside the run directory, or a new name ending in ``.html``.
     """
     data = RunView(run_dir, tasks)
     out = Path(out_dir)
