@@ -68,9 +68,8 @@ _EXPORTS: dict[str, str] = {
     "METHODS": "voting",
     "TaskVote": "voting",
     "vote_task": "voting",
+    "save_html": "report",
     "explore": "widgets",
-    "render_html": "widgets",
-    "save_html": "widgets",
 }
 
 __all__ = sorted(_EXPORTS)

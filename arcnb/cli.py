@@ -132,6 +132,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _add_stats_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON list instead, one object per run: every metric with its count and "
+        "denominator, tokens, cost, per-task results, completeness and warnings",
+    )
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
@@ -139,6 +145,11 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     from arcnb.metrics import format_table
 
     summaries = [recompute_summary(d) for d in args.run_dirs]  # every dir checked before output
+    if args.json:
+        import json
+
+        print(json.dumps(summaries, indent=1, default=str))
+        return 0
     for i, s in enumerate(summaries):
         if i:
             print()
@@ -155,9 +166,8 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 
 
 def _add_cleanup_logs_args(parser: argparse.ArgumentParser) -> None:
-    _flag(
-        parser, "logs-dir", default=DEFAULT_LOGS_DIR, metavar="DIR", help="(default: %(default)s)"
-    )
+    _flag(parser, "logs-dir", default=DEFAULT_LOGS_DIR, metavar="DIR",
+          help="the folder of run directories to clean up (default: %(default)s)")  # fmt: skip
     _flag(parser, "older-than", required=True, metavar="DAYS",
           help="delete runs started more than DAYS days ago (by the UTC time in the name, "
           "else the modification time)")  # fmt: skip
@@ -228,7 +238,10 @@ def _add_viz_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--task", action="append", metavar="ID", help="only this task (repeatable; default: all)"
     )
-    parser.add_argument("--out", default="plots", metavar="DIR", help="(default: %(default)s)")
+    parser.add_argument(
+        "--out", default="plots", metavar="DIR",
+        help="folder for the PNG figures, created if missing (default: %(default)s)",
+    )  # fmt: skip
 
 
 def _cmd_viz(args: argparse.Namespace) -> int:
@@ -243,6 +256,49 @@ def _cmd_viz(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- report ---------------------------------------------------------------------------------
+
+
+def _add_report_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (finished or not)")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="folder for index.html and tasks/<id>.html, created if missing; pages of an "
+        "earlier report there are replaced (default: reports/<run directory's name>)",
+    )
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from arcnb.report import save_html
+
+    out = args.out or Path("reports") / Path(args.run_dir).resolve().name
+    index = save_html(args.run_dir, out)
+    print(f"report: {index} ({sum(1 for _ in (index.parent / 'tasks').glob('*.html'))} task pages)")
+    return 0
+
+
+# -- notebooks ------------------------------------------------------------------------------
+
+
+def _add_notebooks_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dir", metavar="DIR", help="folder to copy the notebooks into")
+    parser.add_argument(
+        "--force", action="store_true", help="replace notebooks of the same names already there"
+    )
+
+
+def _cmd_notebooks(args: argparse.Namespace) -> int:
+    from arcnb.notebooks import copy_notebooks
+
+    for path in copy_notebooks(args.dir, overwrite=args.force):
+        print(path)
+    print("each runs as is (a demonstration run when given none): jupyter lab " + args.dir)
+    return 0
+
+
 # Command name -> (help, add its flags, run it).
 _COMMANDS: dict[
     str,
@@ -254,6 +310,16 @@ _COMMANDS: dict[
         "plot every attempt or turn of a run, and print the evolution table",
         _add_viz_args,
         _cmd_viz,
+    ),
+    "report": (
+        "write a run's static HTML report: an index of tasks (filter, search), a page per task",
+        _add_report_args,
+        _cmd_report,
+    ),
+    "notebooks": (
+        "copy the notebooks that ship with arcnb into a folder",
+        _add_notebooks_args,
+        _cmd_notebooks,
     ),
     "dataset": (
         "build a fine-tuning dataset from logged programs",

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
+from matplotlib import colormaps
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter
 
 from arcnb.metrics import (
     ATTEMPT_METRICS,
@@ -28,7 +32,8 @@ from arcnb.metrics import (
     pass_at_k,
     wilson_interval,
 )
-from arcnb.rundir import Run
+from arcnb.plotting import ArcFigure
+from arcnb.rundir import Run, parse_run_dir_name
 
 __all__ = [
     "load_runs",
@@ -39,6 +44,7 @@ __all__ = [
     "plot_pass_at_k",
     "plot_task_matrix",
     "recompute_summary",
+    "run_labels",
 ]
 
 _GROUP = ["model", "dataset", "subset"]
@@ -261,62 +267,285 @@ def metric_intervals(runs: Iterable[RunLike]) -> pd.DataFrame:
 
 
 # ---- plots ------------------------------------------------------------------------------------
-def plot_cost_vs_score(df: pd.DataFrame, metric: str = "pass2_weighted") -> Figure:
-    """Scatter of cost (USD) against a metric, one labelled point per run.
+# Every figure is an `arcnb.plotting.ArcFigure` (Jupyter shows it; a script saves it) whose size
+# is bounded whatever the number of runs and tasks, with short run labels (`run_labels`).
+MAX_WIDTH_IN, MAX_HEIGHT_IN = 12.0, 9.0  # figure size ceiling, inches (1200 x 900 px at 100 dpi)
+MAX_TASK_LABELS = 40  # above this many tasks the matrix names none (ranks instead)
+_LABEL_CHARS = 28  # a model or subset longer than this is cut, with an ellipsis
+_REPEAT_RE = re.compile(r"_r(\d+)(?:#\d+)?$")  # `--repeat-runs` siblings: ..._r1, ..._r2
 
-    Incomplete runs are hollow; runs of unknown cost are left out (named in the title).
+
+def _short(text: Any, limit: int = _LABEL_CHARS) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _identity(run_id: str, row: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a label can show of one run: model, subset, start time, repeat number."""
+    row = row or {}
+    name = parse_run_dir_name(os.path.basename(str(row.get("run_dir") or run_id)))
+    name = name or parse_run_dir_name(run_id)
+    repeat = _REPEAT_RE.search(str(row.get("run_dir") or run_id))
+    model = row.get("model")
+    if model is None or (isinstance(model, float) and math.isnan(model)):
+        model = name.rest if name else run_id  # no run data: the name after its time stamp
+    subset = row.get("subset")
+    return {
+        "model": str(model),
+        "subset": None if subset is None or subset != subset else str(subset),
+        "date": name.started.strftime("%Y-%m-%d") if name else None,
+        "time": name.started.strftime("%H:%M") if name else None,
+        "repeat": f"r{repeat[1]}" if repeat else None,
+    }
+
+
+def _labels(run_ids: Iterable[Any], runs: pd.DataFrame | None = None) -> tuple[dict[str, str], str]:
+    """Short, unique labels for ``run_ids`` and what all of them share (for a title).
+
+    A label is ``model · subset · date``, leaving out a subset or date that every run shares
+    (returned as the second value instead), then adding the start time and the repeat number
+    (``r2``) where two labels would otherwise be equal.
     """
-    fig = Figure(figsize=(6, 4), layout="constrained")
-    ax = fig.add_subplot()
-    known = df[df["cost_usd"].notna()]
-    for complete, style in ((True, {}), (False, {"facecolors": "none"})):
-        part = known[known["complete"] == complete]
-        label = "complete" if complete else "incomplete"
-        ax.scatter(part["cost_usd"], 100 * part[metric], edgecolors="C0", label=label, **style)
-    for _, row in known.iterrows():
-        ax.annotate(str(row["run_id"]), (row["cost_usd"], 100 * row[metric]), fontsize=7,
-                    xytext=(3, 3), textcoords="offset points")  # fmt: skip
-    ax.set_xlabel("cost (USD)")
-    ax.set_ylabel(f"{metric} (%)")
-    unknown = df.loc[df["cost_usd"].isna(), "run_id"].tolist()
-    title = f"cost vs {metric}"
-    ax.set_title(title + (f" (cost unknown: {', '.join(unknown)})" if unknown else ""), fontsize=9)
-    if len(known):
-        ax.legend(fontsize=8)
-    return fig
+    ids = [str(r) for r in run_ids]
+    rows: dict[str, Mapping[str, Any]] = {}
+    if runs is not None and "run_id" in runs:
+        rows = {str(r["run_id"]): r for r in runs.to_dict("records")}
+    info = {run_id: _identity(run_id, rows.get(run_id)) for run_id in ids}
+    shared = []
+    varying = ["model"]
+    for part in ("subset", "date"):
+        values = {i[part] for i in info.values()}
+        if len(values) > 1:
+            varying.append(part)
+        elif values != {None}:
+            shared.append(f"{part} {next(iter(values))}" if part == "subset" else str(*values))
+    labels = {r: " · ".join(_short(info[r][p]) for p in varying if info[r][p]) for r in ids}
+    for extra in ("time", "repeat"):  # added only where it tells equal labels apart
+        clashes: dict[str, set[Any]] = {}
+        for run_id in ids:
+            clashes.setdefault(labels[run_id], set()).add(info[run_id][extra])
+        for run_id in ids:
+            if len(clashes[labels[run_id]]) > 1 and info[run_id][extra]:
+                labels[run_id] += f" · {info[run_id][extra]}"
+    seen: dict[str, int] = {}
+    for run_id in ids:  # still equal (two copies of one run): number them
+        seen[labels[run_id]] = seen.get(labels[run_id], 0) + 1
+        if seen[labels[run_id]] > 1:
+            labels[run_id] += f" #{seen[labels[run_id]]}"
+    return labels, " · ".join(shared)
 
 
-def plot_pass_at_k(curves: pd.DataFrame) -> Figure:
-    """pass@k (percent) against k, one line per run (from `pass_at_k_curves`)."""
-    fig = Figure(figsize=(6, 4), layout="constrained")
-    ax = fig.add_subplot()
-    for run_id, part in curves.groupby("run_id", sort=False):
-        ax.plot(part["k"], 100 * part["pass_at_k"], marker="o", label=str(run_id))
-    ax.set_xlabel("k (attempts)")
-    ax.set_ylabel("pass@k (%)")
-    ax.set_ylim(0, 100)
-    ax.set_title("unbiased pass@k, mean over tasks", fontsize=9)
-    if len(curves):
-        ax.legend(fontsize=7)
-    return fig
+def run_labels(runs: pd.DataFrame) -> pd.DataFrame:
+    """The short label each figure gives a run, beside its full id: the key to the plots.
+
+    Args:
+        runs: `load_runs`'s frame.
+
+    Returns:
+        One row per run, in order: ``label``, ``run_id``, ``model``, ``subset``,
+        ``run_dir``. Labels are ``model · subset · date`` without the parts all runs share
+        (named in each figure's title), plus the start time and repeat number (``r2``)
+        where needed to tell two runs apart.
+    """
+    labels, _ = _labels(runs["run_id"], runs)
+    frame = runs[["run_id", *(c for c in ("model", "subset", "run_dir") if c in runs)]].copy()
+    frame.insert(0, "label", [labels[str(r)] for r in runs["run_id"]])
+    return frame.reset_index(drop=True)
 
 
-def plot_task_matrix(matrix: pd.DataFrame) -> Figure:
-    """Heat map of per-task scores (0 white to 1 dark; grey: task not in that run)."""
-    import numpy as np
-    from matplotlib import colormaps
+def _title(text: str, shared: str) -> str:
+    return f"{text}\n{shared}" if shared else text
 
+
+def _percent_top(values: Iterable[float]) -> float:
+    """Upper y limit (percent) that leaves the points room: 10 to 100, in steps of 10."""
+    finite = [v for v in values if v == v]
+    return float(min(100, max(10, 10 * math.ceil(1.12 * max(finite, default=0) / 10))))
+
+
+def plot_task_matrix(
+    matrix: pd.DataFrame, runs: pd.DataFrame | None = None, *, sort: bool = True
+) -> ArcFigure:
+    """Heat map of per-task scores: a row per run, a column per task (0 white to 1 dark green;
+    grey: that run was not asked the task).
+
+    Tasks are sorted by their mean score over the runs (those most runs solved on the left,
+    ties by id), so that at hundreds of tasks the picture shows which runs solve the easy
+    tasks, the hard ones, or neither; each run's mean task score is on the right. Task ids
+    are drawn up to `MAX_TASK_LABELS` tasks (ranks beyond). The figure stays within
+    `MAX_WIDTH_IN` x `MAX_HEIGHT_IN` inches however many tasks and runs.
+
+    Args:
+        matrix: `load_task_matrix`'s frame (tasks x runs).
+        runs: `load_runs`'s frame, for labels naming model, subset and date; without it the
+            labels come from the run ids.
+        sort: Sort tasks by mean score; False keeps the matrix's order.
+
+    Returns:
+        The figure.
+    """
     n_tasks, n_runs = matrix.shape
-    fig = Figure(figsize=(1.2 + 0.9 * max(n_runs, 1), 1.5 + 0.22 * max(n_tasks, 1)),
-                 layout="constrained")  # fmt: skip
+    labels, shared = _labels(matrix.columns, runs)
+    values = matrix.to_numpy(dtype=float)
+    if sort and n_tasks:
+        with np.errstate(all="ignore"):  # a task no run was asked: mean of nothing
+            means = np.nan_to_num(np.nanmean(values, axis=1))
+        order = np.lexsort((np.arange(n_tasks), -means))
+        values, task_ids = values[order], [str(t) for t in matrix.index[order]]
+    else:
+        task_ids = [str(t) for t in matrix.index]
+    name_tasks = n_tasks <= MAX_TASK_LABELS
+    width = min(MAX_WIDTH_IN, max(6.0, 3.5 + (0.16 if name_tasks else 0.02) * n_tasks))
+    row_in = min(0.32, (MAX_HEIGHT_IN - 2.0) / max(n_runs, 1))  # height of one run's row
+    height = max(2.6, 2.0 + row_in * n_runs + (0.6 if name_tasks else 0))
+    fig = ArcFigure(figsize=(width, height), layout="constrained")
     ax = fig.add_subplot()
     cmap = colormaps["Greens"].with_extremes(bad="lightgrey")
     image = ax.imshow(
-        np.ma.masked_invalid(matrix.to_numpy(dtype=float)),
+        np.ma.masked_invalid(values.T.reshape(n_runs, n_tasks)),
         cmap=cmap, vmin=0, vmax=1, aspect="auto", interpolation="nearest",
     )  # fmt: skip
-    ax.set_xticks(range(n_runs), [str(c) for c in matrix.columns], rotation=60, ha="right",
-                  fontsize=7)  # fmt: skip
-    ax.set_yticks(range(n_tasks), [str(i) for i in matrix.index], fontsize=7)
-    fig.colorbar(image, ax=ax, label="task score")
+    fontsize = max(4.0, min(8.0, 0.7 * 72 * row_in))  # points: fits in one row
+    ax.set_yticks(range(n_runs), [labels[str(c)] for c in matrix.columns], fontsize=fontsize)
+    with np.errstate(all="ignore"):
+        scores = np.nanmean(values, axis=0) if n_tasks else np.full(n_runs, np.nan)
+    right = ax.secondary_yaxis("right")
+    right.set_yticks(range(n_runs), ["-" if s != s else f"{s:.0%}" for s in scores])
+    right.tick_params(labelsize=fontsize, length=0)
+    if name_tasks:
+        ax.set_xticks(range(n_tasks), task_ids, rotation=90, fontsize=7)
+    else:
+        ticks = [t for t in range(0, n_tasks, max(1, n_tasks // 8))]
+        ax.set_xticks(ticks, [str(t + 1) for t in ticks], fontsize=7)
+    order_text = "sorted by mean score over runs" if sort else "in order"
+    ax.set_xlabel(f"{n_tasks} tasks, {order_text}" + ("" if name_tasks else " (rank)"), fontsize=8)
+    ax.set_title(_title("per-task score; right: each run's mean", shared), fontsize=9)
+    fig.colorbar(image, ax=ax, label="task score", shrink=0.9, pad=0.01, aspect=30)
+    return fig
+
+
+def plot_cost_vs_score(df: pd.DataFrame, metric: str = "pass2_weighted") -> ArcFigure:
+    """Cost (USD) against a metric (percent), a point per run, coloured by model.
+
+    Hollow points are incomplete runs. Runs with no known price are drawn in a grey band
+    at the left marked "cost unknown", at their score, rather than left out. The cost axis
+    is logarithmic when the known costs span more than 20x, else linear from 0.
+
+    Args:
+        df: `load_runs`'s frame.
+        metric: A column of it, a fraction 0-1 (see `arcnb.metrics.METRICS`).
+
+    Returns:
+        The figure.
+    """
+    labels, shared = _labels(df["run_id"], df)
+    fig = ArcFigure(figsize=(8.0, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    cost = df["cost_usd"].astype(float)
+    priced = cost[cost.notna()]
+    positive = priced[priced > 0]
+    log = len(positive) == len(priced) >= 2 and positive.max() > 20 * positive.min()
+    if log:
+        low, high = positive.min() / 2.5, positive.max() * 2.5
+        band = (low / 6, low / 1.5)
+        ax.set_xscale("log")
+    else:
+        high = 1.15 * (priced.max() if len(priced) and priced.max() > 0 else 1.0)
+        band, low = (-0.2 * high, -0.06 * high), 0.0
+    unknown_x = math.sqrt(band[0] * band[1]) if log else sum(band) / 2
+    models = list(dict.fromkeys(str(m) for m in df["model"]))
+    colours = {m: f"C{i % 10}" for i, m in enumerate(models)}
+    for (_, row), x in zip(df.iterrows(), cost, strict=True):
+        x_at = unknown_x if x != x else x
+        y = 100 * row[metric]
+        colour = colours[str(row["model"])]
+        face = colour if row["complete"] else "none"
+        ax.scatter([x_at], [y], s=40, edgecolors=colour, facecolors=face, zorder=3)
+        far_right = x == x and (math.log(x_at / low) / math.log(high / low) if log else
+                                x_at / high) > 0.7  # fmt: skip
+        ax.annotate(labels[str(row["run_id"])], (x_at, y), fontsize=7, ha="right" if far_right
+                    else "left", xytext=(-4 if far_right else 4, 4), textcoords="offset points")  # fmt: skip
+    if cost.isna().any():
+        ax.axvspan(*band, color="0.9", zorder=0)
+        ax.text(unknown_x, 0.98, "cost\nunknown", transform=ax.get_xaxis_transform(),
+                ha="center", va="top", fontsize=7, color="0.35")  # fmt: skip
+    ax.set_xlim(band[0] / 1.5 if log else 1.2 * band[0], high)
+    ax.xaxis.set_major_formatter(
+        FuncFormatter(lambda v, _: "" if v < 0 or (log and v < low) else f"${v:g}")
+    )
+    ax.set_xlabel("cost (USD)" + (", log scale" if log else ""))
+    ax.set_ylim(0, _percent_top(100 * df[metric]))
+    ax.set_ylabel(f"{metric} (%)")
+    ax.grid(alpha=0.3)
+    handles = [Line2D([], [], ls="", marker="o", color=colours[m], label=_short(m)) for m in models]
+    if not df["complete"].all():
+        handles.append(Line2D([], [], ls="", marker="o", mfc="none", color="0.3",
+                              label="incomplete run"))  # fmt: skip
+    if len(handles) > 1:
+        ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.set_title(_title(f"cost vs {metric}", shared), fontsize=9)
+    return fig
+
+
+def plot_pass_at_k(curves: pd.DataFrame, runs: pd.DataFrame | None = None) -> ArcFigure:
+    """pass@k (percent) against k, a line per configuration, legend beside the plot.
+
+    Repeat runs of one configuration (same model, dataset and subset, from ``runs``; without
+    it, the ``_r1``, ``_r2`` siblings of one ``--repeat-runs``) are drawn as their mean with
+    a shaded band from the lowest to the highest run. k is on a log2 axis from 8 attempts up.
+
+    Args:
+        curves: `pass_at_k_curves`'s frame.
+        runs: `load_runs`'s frame, to group repeat runs and label by model and subset.
+
+    Returns:
+        The figure.
+    """
+    ids = list(dict.fromkeys(str(r) for r in curves["run_id"]))
+    labels, shared = _labels(ids, runs)
+    keys: dict[str, tuple[Any, ...]] = {}
+    if runs is not None:
+        for row in runs.to_dict("records"):
+            keys[str(row["run_id"])] = tuple(row.get(c) for c in _GROUP)
+    groups: dict[tuple[Any, ...], list[str]] = {}
+    for run_id in ids:
+        key = keys.get(run_id) or (_REPEAT_RE.sub("", run_id),)
+        groups.setdefault(key, []).append(run_id)
+    fig = ArcFigure(figsize=(8.0, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    wide = curves.pivot_table(index="k", columns="run_id", values="pass_at_k") * 100
+    for i, members in enumerate(groups.values()):
+        part = wide[[m for m in members]].dropna(how="all")
+        colour = f"C{i % 10}"
+        if len(members) == 1:
+            label = labels[members[0]]
+        else:
+            label = _REPEAT_RE.sub("", labels[members[0]].rsplit(" · r", 1)[0])
+            label = f"{label} · mean of {len(members)} runs"
+            ax.fill_between(part.index, part.min(axis=1), part.max(axis=1), color=colour,
+                            alpha=0.2, lw=0)  # fmt: skip
+        mean = part.mean(axis=1)
+        ax.plot(mean.index, mean, color=colour, marker="o" if len(mean) <= 12 else None,
+                ms=4, label=label)  # fmt: skip
+    top_k = int(curves["k"].max()) if len(curves) else 1
+    if top_k >= 8:
+        ax.set_xscale("log", base=2)
+        ticks = [2**e for e in range(int(math.log2(top_k)) + 1)]
+        ax.set_xticks(ticks + ([top_k] if top_k not in ticks else []))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    else:
+        ax.set_xticks(range(1, top_k + 1))
+    ax.set_xlabel("k (attempts)")
+    ax.set_ylabel("pass@k (%)")
+    ax.set_ylim(0, _percent_top(100 * curves["pass_at_k"]))
+    ax.grid(alpha=0.3)
+    title = "unbiased pass@k, mean over tasks"
+    if any(len(m) > 1 for m in groups.values()):
+        title += "; band: lowest to highest repeat run"
+    ax.set_title(_title(title, shared), fontsize=9)
+    if len(curves):
+        small = len(groups) > 16
+        ax.legend(fontsize=6 if small else 7, loc="upper left", bbox_to_anchor=(1.01, 1),
+                  ncols=1 + len(groups) // 30)  # fmt: skip
     return fig

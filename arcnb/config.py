@@ -27,6 +27,40 @@ REQUIRE_ISOLATION_HELP = (
     "full (root: every mechanism), partial (refuse only where nothing confines the "
     "filesystem, network or signals), none (run it unconfined: unsafe)"
 )
+
+
+def project_dir(path: str | os.PathLike[str] = DEFAULT_LOGS_DIR) -> Path:
+    """Where a relative folder such as ``logs`` lies: in the project, whatever the working
+    directory.
+
+    Jupyter runs a notebook with its own folder (``notebooks/``) as the working directory,
+    where ``logs`` would be a second, untracked ``notebooks/logs/`` that the CLI never
+    sees. So a relative ``path`` is taken from the project root: the nearest folder at or
+    above the working directory whose ``pyproject.toml`` names the ``arcnb`` project (a
+    source checkout). Outside one (arcnb installed from a wheel), and for an absolute
+    ``path``, it is the path as given, from the working directory.
+
+    Args:
+        path: A folder, e.g. `DEFAULT_LOGS_DIR`; ``~`` is expanded.
+
+    Returns:
+        The folder (absolute when it was found in a project), which need not exist.
+    """
+    folder = Path(path).expanduser()
+    if folder.is_absolute():
+        return folder
+    here = Path.cwd()
+    for root in (here, *here.parents):
+        pyproject = root / "pyproject.toml"
+        try:
+            named = re.search(r'(?m)^name\s*=\s*"arcnb"', pyproject.read_text(errors="replace"))
+        except OSError:  # no file there (or unreadable): keep climbing
+            continue
+        if named:
+            return root / folder
+    return folder
+
+
 # --max-failures as a fraction is judged only after this many answered requests, so that the
 # first few failures of a healthy endpoint (a 500 that outlived its retries) stop nothing.
 MIN_TURNS_FOR_FRACTION = 20

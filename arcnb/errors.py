@@ -63,3 +63,13 @@ class DiskFullError(RunFailedError):
     freed ``arcnb run --resume`` completes the run. A subclass of RunFailedError: the CLI
     prints the message as one line and exits with 1.
     """
+
+
+class MissingExtraError(InputError):
+    """An optional extra (``pip install 'arcnb[NAME]'``) is not installed.
+
+    In Jupyter it shows as its one line, without a traceback (`_render_traceback_`).
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]

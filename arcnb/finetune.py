@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import importlib.util
 import json
 import logging
 import math
@@ -29,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from arcnb.errors import InputError
+from arcnb.errors import InputError, MissingExtraError
 from arcnb.rundir import STAMP_FORMAT, UNSAFE_CHARS
 from arcnb.tasks import Example, Task
 
@@ -38,15 +39,35 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONFIG_FILE",
+    "EXTRA_MODULES",
     "FinetuneConfig",
     "FinetuneResult",
     "finetune",
     "generation_check",
     "load_chat_dataset",
+    "require_extra",
     "serve_commands",
 ]
 
 logger = logging.getLogger("arcnb")
+
+EXTRA_MODULES = ("torch", "transformers", "trl", "peft", "accelerate")  # the finetune extra
+
+
+def require_extra() -> None:
+    """Check that the ``finetune`` extra is installed (the notebook's first cell calls it).
+
+    Raises:
+        MissingExtraError: One of `EXTRA_MODULES` cannot be imported; one line naming the
+            extra and how to install it.
+    """
+    missing = [name for name in EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise MissingExtraError(
+            f"fine-tuning needs the finetune extra ({', '.join(missing)} missing): "
+            "pip install 'arcnb[finetune]' (torch first; see fine-tuning/README.md)"
+        )
+
 
 SCHEMA_VERSION = 1
 CONFIG_FILE = "finetune_config.json"

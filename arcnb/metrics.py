@@ -41,6 +41,7 @@ __all__ = [
     "aggregate",
     "final_attempts",
     "format_aggregate_table",
+    "format_cost",
     "format_runs_table",
     "format_table",
     "pass_at_k",
@@ -570,10 +571,21 @@ def format_table(summary: Mapping[str, Any]) -> str:
     footer = (
         f"tokens: {tokens.get('prompt', 0):,} prompt, {tokens.get('completion', 0):,} completion"
     )
-    footer += "; cost: unknown" if cost is None else f"; cost: ${cost:.4f}"
-    if summary.get("cost_unknown_attempts"):
-        footer += f" (+{summary['cost_unknown_attempts']} turns unpriced)"
+    footer += f"; cost: {format_cost(cost, summary.get('cost_unknown_attempts') or 0)}"
     return "\n".join([*lines, footer])
+
+
+def format_cost(cost: float | None, unpriced: int = 0) -> str:
+    """Cost as the end table and the progress bar both say it: ``$0.0123``, ``unknown`` (no
+    turn had a known price), or ``$0.0123 (+3 turns unpriced)``.
+
+    Args:
+        cost: USD spent on the turns with a known cost, or None when none had one.
+        unpriced: Turns whose cost is unknown.
+    """
+    if cost is None:
+        return "unknown"
+    return f"${cost:.4f}" + (f" (+{unpriced} turns unpriced)" if unpriced else "")
 
 
 def _columns(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

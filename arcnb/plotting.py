@@ -1,8 +1,9 @@
 """Figures of ARC grids, tasks and attempts, and per-turn evolution plots of a run directory.
 
-Plain functions that return `matplotlib.figure.Figure` objects built without pyplot, so they
-hold no global state: a notebook displays them, a script saves them, and nothing here calls
-``plt.show``. A run directory is read through `arcnb.rundir.Run` (its records are
+Plain functions that return `ArcFigure`s: matplotlib figures built without pyplot, so they hold
+no global state, that render themselves as PNG in Jupyter (a bare ``Figure`` made without
+pyplot shows as ``<Figure size 600x400 with 1 Axes>`` there) and save as usual from a script
+(``fig.savefig("x.png")``); nothing here calls ``plt.show``. A run directory is read through `arcnb.rundir.Run` (its records are
 `AttemptRecord`s) plus the dataset's tasks; whatever is missing (a killed run, a dataset
 that moved) is drawn as a grey hatched panel and named in `Run.warnings`.
 """
@@ -10,6 +11,7 @@ that moved) is drawn as a grey hatched panel and named in `Run.warnings`.
 from __future__ import annotations
 
 import difflib
+import io
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -28,6 +30,7 @@ from arcnb.rundir import Run
 from arcnb.tasks import ARC_PALETTE, Task
 
 __all__ = [
+    "ArcFigure",
     "format_evolution_table",
     "load_run",
     "plot_attempt",
@@ -44,6 +47,22 @@ MAX_SIDE = DRAW_MAX_SIDE  # grids with more rows or columns are drawn as invalid
 RIGHT, WRONG = "#2ECC40", "#FF4136"  # frame of a right / wrong predicted panel
 _LINE = "#555555"  # grid lines between cells
 _CMAP = ListedColormap(ARC_PALETTE, name="arc")
+
+
+class ArcFigure(Figure):
+    """A matplotlib `Figure` that Jupyter displays as an image, pyplot or not.
+
+    IPython renders a figure as PNG only when pyplot's inline backend has registered a
+    formatter for it, which a notebook that never imports pyplot lacks; this class renders
+    itself (`_repr_png_`), so a cell ending in ``plot_...(...)`` shows the image in
+    JupyterLab, papermill, nbconvert and nbval alike. It is a plain `Figure` otherwise:
+    ``fig.savefig(path)`` from a script, and no pyplot state to close.
+    """
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=DPI)
+        return buffer.getvalue()
 
 
 # ---- single figures --------------------------------------------------------------------------
@@ -117,14 +136,14 @@ def plot_grid(
     return drawn
 
 
-def _panels(rows: int, cols: int) -> tuple[Figure, np.ndarray]:
+def _panels(rows: int, cols: int) -> tuple[ArcFigure, np.ndarray]:
     """A figure of ``rows x cols`` panels with room for two-line titles and a suptitle.
 
     Fixed margins, not constrained layout: that costs about half the time of a whole plot.
     """
     title_in, top_in, left_in = 0.45, 0.55, 0.35  # per panel title, suptitle, row label
     width, height = cols * PANEL_IN + left_in, rows * (PANEL_IN + title_in) + top_in
-    fig = Figure(figsize=(width, height))
+    fig = ArcFigure(figsize=(width, height))
     fig.subplots_adjust(
         left=left_in / width,
         right=1 - 0.1 / width,
@@ -136,7 +155,7 @@ def _panels(rows: int, cols: int) -> tuple[Figure, np.ndarray]:
     return fig, fig.subplots(rows, cols, squeeze=False)
 
 
-def plot_task(task: Task) -> Figure:
+def plot_task(task: Task) -> ArcFigure:
     """Draw a task: one column per train pair (input above output), then its test inputs.
 
     Args:
@@ -187,7 +206,9 @@ def _counts(task: Task | None, record: Mapping[str, Any]) -> tuple[int, int]:
     return len(record["train"]), len(record["test"])
 
 
-def plot_attempt(task: Task | None, record: Mapping[str, Any], title: str | None = None) -> Figure:
+def plot_attempt(
+    task: Task | None, record: Mapping[str, Any], title: str | None = None
+) -> ArcFigure:
     """Draw one attempt turn: input | expected | predicted, a row per train and test example.
 
     The predicted panel is framed green when right and red when wrong, and titled with its

@@ -41,6 +41,7 @@ from arcnb.metrics import (
     SummaryBuilder,
     aggregate,
     format_aggregate_table,
+    format_cost,
     format_runs_table,
     format_table,
     task_summary,
@@ -354,7 +355,8 @@ class _Run:
     ) -> None:
         self.cfg, self.tasks, self.executor, self.prices = cfg, tasks, executor, prices
         self.spent = 0.0
-        self.n_cost_samples = 0
+        self.n_cost_samples = 0  # turns of known cost (in `spent`)
+        self.n_cost_unknown = 0  # turns whose cost is unknown (no price for the model)
         # (task id, attempt) -> (turn, byte offset, final) of each turn logged before a resume
         self.previous: dict[tuple[str, int], list[tuple[int, int, bool]]] = {}
         if cfg.resume:
@@ -450,6 +452,8 @@ class _Run:
         if record.get("cost_usd") is not None:
             self.spent += record["cost_usd"]
             self.n_cost_samples += 1
+        else:
+            self.n_cost_unknown += 1
 
     # -- orchestration ------------------------------------------------------------------
     async def execute(self) -> RunResult:
@@ -582,9 +586,14 @@ class _Run:
         done_tasks = sum(1 for v in self.remaining.values() if v == 0)
         self.bar.set_postfix_str(
             f"tasks {done_tasks}/{len(self.tasks)} solved {self.solved_tasks} "
-            f"cost ${self.spent:.4f}",
+            f"cost {self.cost_text()}",
             refresh=False,
         )
+
+    def cost_text(self) -> str:
+        """The cost so far, worded as the end table words it (`arcnb.metrics.format_cost`)."""
+        known = self.n_cost_samples > 0 or self.n_cost_unknown == 0
+        return format_cost(self.spent if known else None, self.n_cost_unknown)
 
     # -- one attempt --------------------------------------------------------------------
     async def _attempt(self, task: Task, attempt: int, offsets: list[int]) -> None:

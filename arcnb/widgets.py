@@ -3,8 +3,8 @@
 `explore(run_dir)` picks a task, attempt and turn from dropdowns and shows that turn's grids
 (input | expected | predicted per example, predictions framed green when right, red when
 wrong), its code, the model's reasoning and answer, its failure, and the task's vote tally.
-`render_html` / `save_html` write the same views for every attempt into one self-contained
-HTML document, which needs no kernel.
+Without a kernel it shows the same views as static HTML. The static report of a whole run,
+which scales to hundreds of tasks, is `arcnb.report` (`arcnb report RUN_DIR --out DIR`).
 
 Everything is read through `arcnb.rundir.Run` (its records are `AttemptRecord`s), so an
 unfinished run works: no ``summary.json`` or ``tasks/`` (the tally is then recomputed from
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from arcnb.metrics import task_summary
 from arcnb.rundir import ATTEMPTS_FILE, TASKS_DIR, AttemptRecord, Run, record_key
 from arcnb.tasks import ARC_PALETTE, Task
 
-__all__ = ["Explorer", "RunView", "explore", "render_html", "save_html"]
+__all__ = ["FILTERS", "Explorer", "RunView", "explore", "task_flags"]
 
 MISSING = "<i class='arcnb-missing' style='color:#b00'>missing</i>"
 RIGHT_BORDER = "3px solid green"  # frame of a predicted grid that is exactly right
@@ -39,6 +40,34 @@ TALLY_METHODS = ("weighted", "train_majority", "oracle")  # each also shown _exc
 MAX_TEXT = 100_000  # characters of model text shown per field; the rest is cut
 
 _ABSENT = object()
+
+FILTERS = {
+    "all": "every task",
+    "solved": "pass@2 (weighted) solves every test input",
+    "unsolved": "pass@2 (weighted) solves no test input",
+    "train": "some attempt is right on every train example",
+    "transductive": "some attempt looks hard-coded",
+    "errors": "some program failed (error, timeout, invalid output)",
+    "api": "some request failed",
+}
+"""Task filters of the explorer and the report's index: name -> what a task must have."""
+
+
+def task_flags(stats: Mapping[str, Any] | None) -> dict[str, bool]:
+    """Which `FILTERS` a task passes, from `arcnb.metrics.task_summary` of its final turns
+    (None: a task with no attempt recorded, which only "all" and "unsolved" show)."""
+    if stats is None:
+        return dict.fromkeys(FILTERS, False) | {"all": True, "unsolved": True}
+    score = stats["scores"]["weighted"]
+    return {
+        "all": True,
+        "solved": score == 1.0,
+        "unsolved": score == 0.0,
+        "train": bool(stats["all_train_correct"]),
+        "transductive": stats["transductive"] > 0,
+        "errors": stats["exec_errors"] > 0,
+        "api": stats["api_failures"] > 0,
+    }
 
 
 # ---- reading a run --------------------------------------------------------------------------
@@ -89,6 +118,7 @@ class RunView:
         self.task_ids += [t for t in self._index if t in others]
         self.unstarted = [t for t in planned if t not in self._index]
         self._expected: dict[str, list[Any]] | None = None
+        self._stats: dict[str, dict[str, Any]] = {}
 
     @property
     def warnings(self) -> list[str]:
@@ -146,6 +176,28 @@ class RunView:
         n_test = max((len(r["test"]) for r in self.finals(task_id)), default=1)
         return [None] * max(n_test, 1)
 
+    def stats(self, task_id: str) -> dict[str, Any] | None:
+        """`arcnb.metrics.task_summary` of the task's final turns (None: no attempt yet);
+        kept until `reload`."""
+        if task_id not in self._index:
+            return None
+        if task_id not in self._stats:
+            finals = self.finals(task_id)
+            self._stats[task_id] = task_summary(finals, self.expected_test(task_id))
+        return self._stats[task_id]
+
+    def matching(self, filter: str = "all", search: str = "") -> list[str]:
+        """Tasks with records that pass a filter (`FILTERS`) and contain ``search`` in their
+        id (case ignored), in `task_ids` order. Any filter but "all" reads every task's
+        final turns once (then kept until `reload`)."""
+        if filter not in FILTERS:
+            raise InputError(f"filter {filter!r}: one of {', '.join(FILTERS)}")
+        needle = search.strip().lower()
+        found = [t for t in self.task_ids if needle in t.lower()]
+        if filter == "all":
+            return found
+        return [t for t in found if task_flags(self.stats(t))[filter]]
+
     def vote(self, task_id: str) -> tuple[dict[str, Any] | None, str]:
         """The task's vote (`TaskVote.to_dict`) and where it came from, or None and why not.
 
@@ -195,13 +247,12 @@ def _get(record: Mapping[str, Any] | None, *path: str) -> Any:
     return value
 
 
-def grid_html(grid: Any, inline: bool = True) -> str:
-    """One grid as an HTML table in the ARC palette.
+def grid_html(grid: Any) -> str:
+    """One grid as an HTML table in the ARC palette, every cell styled inline (so that it
+    shows anywhere, also inside a widget).
 
     Args:
         grid: A grid; anything else is shown as "not a grid".
-        inline: Style every cell inline (works anywhere, also inside a widget); False uses
-            the classes ``c0``-``c9`` defined in `render_html`'s stylesheet (smaller files).
     """
     g = as_grid(grid)
     if g is None:
@@ -213,14 +264,11 @@ def grid_html(grid: Any, inline: bool = True) -> str:
         cells = []
         for c in row:
             colour = ARC_PALETTE[c] if 0 <= c <= 9 else "#ffffff"
-            if inline:  # the gaps between cells (border-spacing) show the table's grey
-                cells.append(f"<td style='{size}background:{colour}'></td>")
-            else:
-                cells.append(f"<td class=c{c}></td>" if 0 <= c <= 9 else "<td></td>")
+            # the gaps between cells (border-spacing) show the table's grey
+            cells.append(f"<td style='{size}background:{colour}'></td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     shape = f"{len(g)}x{len(g[0])}"
     style = "border-collapse:separate;border-spacing:1px;background:#444;display:inline-table"
-    style += "" if inline else f";--px:{px}px"
     return f"<table class='arcnb-grid' title='{shape}' style='{style}'>{''.join(rows)}</table>"
 
 
@@ -232,7 +280,7 @@ def _framed(inner: str, border: str, correct: bool | None) -> str:
     )
 
 
-def grids_html(record: Mapping[str, Any] | None, task: Task | None, inline: bool = True) -> str:
+def grids_html(record: Mapping[str, Any] | None, task: Task | None) -> str:
     """Input | expected | predicted for each train and test example of one turn."""
     rows = []
     for split in ("train", "test"):
@@ -246,11 +294,11 @@ def grids_html(record: Mapping[str, Any] | None, task: Task | None, inline: bool
             if example is None:
                 inp = exp = MISSING
             else:
-                inp = grid_html(example.input, inline)
-                exp = grid_html(expected, inline) if expected is not None else "<i>hidden</i>"
+                inp = grid_html(example.input)
+                exp = grid_html(expected) if expected is not None else "<i>hidden</i>"
             rows.append(
                 f"<tr><td style='vertical-align:middle'>{split} {i + 1}</td><td>{inp}</td>"
-                f"<td>{exp}</td><td>{_prediction(results, i, expected, inline)}</td></tr>"
+                f"<td>{exp}</td><td>{_prediction(results, i, expected)}</td></tr>"
             )
     if not rows:
         return "<p><i>no examples: the task could not be loaded and nothing ran</i></p>"
@@ -258,12 +306,12 @@ def grids_html(record: Mapping[str, Any] | None, task: Task | None, inline: bool
     return f"<table class='arcnb-examples'>{head}{''.join(rows)}</table>"
 
 
-def _prediction(results: list[Any], i: int, expected: Grid | None, inline: bool) -> str:
+def _prediction(results: list[Any], i: int, expected: Grid | None) -> str:
     if i >= len(results) or not isinstance(results[i], Mapping):
         return "<i>not run</i>"
     result = results[i]
     output = result.get("output")
-    inner = grid_html(output, inline) if output is not None else "<i>no output</i>"
+    inner = grid_html(output) if output is not None else "<i>no output</i>"
     if expected is None:
         framed = _framed(inner, UNKNOWN_BORDER, None)
     else:
@@ -318,6 +366,14 @@ def messages_html(data: RunView, task_id: str, attempt: int, turn: int) -> str:
     )
 
 
+def feedback_html(record: Mapping[str, Any]) -> str:
+    """The refinement feedback this turn answered (the previous turn's results), if any."""
+    feedback = record.get("feedback")
+    if not feedback:
+        return "<i>none: a first turn answers the task itself</i>"
+    return f"<pre style='white-space:pre-wrap'>{_text(feedback)}</pre>"
+
+
 def _details(title: str, body: str) -> str:
     return f"<details><summary>{title}</summary>{body}</details>"
 
@@ -368,7 +424,6 @@ def tally_html(
     vote: Mapping[str, Any] | None,
     expected: Sequence[Grid | None],
     source: str,
-    inline: bool = True,
 ) -> str:
     """Per test input, each voting method's ranked candidates with score, count and attempts."""
     if not vote:
@@ -378,16 +433,14 @@ def tally_html(
     parts = [f"<p style='font-size:smaller'>vote tally ({html.escape(source)})</p>"]
     for t in range(_int(vote.get("n_test"), len(expected))):
         truth = expected[t] if t < len(expected) else None
-        shown = grid_html(truth, inline) if truth is not None else "<i>hidden</i>"
+        shown = grid_html(truth) if truth is not None else "<i>hidden</i>"
         rows = []
         for name in [m for base in TALLY_METHODS for m in (base, base + "_excl_trans")]:
             per_test = tallies.get(name) or []
             ranked = per_test[t] if t < len(per_test) else []
             correct = (_get(methods, name, "per_test_correct") or [None] * (t + 1))[t : t + 1]
             mark = {True: "&#10003;", False: "&#10007;"}.get(correct[0] if correct else None, "?")
-            cells = [
-                _candidate(c, truth, rank, inline) for rank, c in enumerate(ranked[:TALLY_TOP])
-            ]
+            cells = [_candidate(c, truth, rank) for rank, c in enumerate(ranked[:TALLY_TOP])]
             if len(ranked) > TALLY_TOP:
                 cells.append(f"<td>+{len(ranked) - TALLY_TOP} more</td>")
             cells = cells or ["<td><i>no candidates</i></td>"]
@@ -399,7 +452,7 @@ def tally_html(
     return "".join(parts)
 
 
-def _candidate(candidate: Any, truth: Grid | None, rank: int, inline: bool) -> str:
+def _candidate(candidate: Any, truth: Grid | None, rank: int) -> str:
     if not isinstance(candidate, Mapping):
         return f"<td>{MISSING}</td>"
     grid = as_grid(candidate.get("grid"))
@@ -413,7 +466,7 @@ def _candidate(candidate: Any, truth: Grid | None, rank: int, inline: bool) -> s
         f"&times;{_text(candidate.get('count', _ABSENT))} &middot; attempts {html.escape(attempts)}"
     )
     return (
-        f"<td style='vertical-align:top;padding:0 8px'>{grid_html(grid, inline)}"
+        f"<td style='vertical-align:top;padding:0 8px'>{grid_html(grid)}"
         f"<div style='font-size:smaller'>{label}</div></td>"
     )
 
@@ -423,134 +476,51 @@ def turn_html(
     task_id: str,
     attempt: int,
     turn: int,
-    inline: bool = True,
     with_messages: bool = False,
 ) -> str:
     """Every view of one turn (reasoning and response collapsed in ``<details>``); with
-    ``with_messages``, also the messages sent (collapsed: they are the largest part)."""
+    ``with_messages``, also the messages sent (collapsed: they are the largest part).
+    ``attempt`` is the record's (from 0); the title shows it from 1, as everywhere."""
     record = data.record(task_id, attempt, turn)
-    title = f"task {html.escape(task_id)} &middot; attempt {attempt} &middot; turn {turn}"
+    title = f"task {html.escape(task_id)} &middot; attempt {attempt + 1} &middot; turn {turn}"
     sent = messages_html(data, task_id, attempt, turn) if with_messages else ""
     return (
         f"<div class='arcnb-turn'><h4>{title}</h4>{failure_html(record)}"
-        f"{grids_html(record, data.task(task_id), inline)}"
+        f"{grids_html(record, data.task(task_id))}"
         + (_details("messages sent", sent) if with_messages else "")
+        + (_details("refinement feedback", feedback_html(record)) if record.get("feedback") else "")
         + _details("reasoning", text_html(record, "reasoning"))
         + _details("response", text_html(record, "content"))
         + f"{code_html(record)}</div>"
     )
 
 
-# ---- static report --------------------------------------------------------------------------
-_CSS = "\n".join(
-    [
-        "body{font-family:sans-serif;margin:1em 2em}",
-        "section.arcnb-task{border-top:2px solid #888;margin-top:2em}",
-        ".arcnb-grid td{width:var(--px);height:var(--px);padding:0}",
-        ".arcnb-turn{margin:1em 0 2em 1em}",
-        *(f".arcnb-grid .c{i}{{background:{c}}}" for i, c in enumerate(ARC_PALETTE)),
-    ]
-)
-
-
-def _run_header(data: RunView) -> str:
-    run, summary = data.run, None
-    try:
-        summary = run.summary()
-    except InputError:
-        pass
-    facts = [
-        ("model", _text(run.model or _ABSENT)),
-        ("dataset", _text(run.dataset or _ABSENT)),
-        ("run id", _text(run.run_id)),
-        ("records", str(data.n_records)),
-    ]
-    if summary is None:
-        facts.append(("summary", "<i>none: the run has not finished</i>"))
-    else:
-        for name, value in (summary.get("metrics") or {}).items():
-            if isinstance(value, int | float):
-                facts.append((html.escape(str(name)), f"{100 * value:.1f}%"))
-    if data.unstarted:
-        facts.append(("tasks without records", html.escape(", ".join(data.unstarted))))
-    rows = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in facts)
-    return f"<h1>{html.escape(data.run.name)}</h1><table>{rows}</table>"
-
-
-def render_html(
-    run_dir: str | os.PathLike[str],
-    task_ids: Sequence[str] | None = None,
-    tasks: Sequence[Task] | None = None,
-) -> str:
-    """Render a run as one self-contained HTML document (no scripts, no external files).
-
-    Args:
-        run_dir: The run directory (finished or not).
-        task_ids: Tasks to include, in this order; default every task with a record.
-        tasks: The run's tasks, when its dataset cannot be loaded from ``config.json``.
-
-    Returns:
-        The document: a run header, then one ``<section class="arcnb-task">`` per task with
-        its vote tally and every attempt's turns (grids, failure, code; reasoning and
-        response in ``<details>``).
-
-    Raises:
-        InputError: Not a run directory, a record of a newer schema, or an unknown task id.
-    """
-    data = RunView(run_dir, tasks)
-    ids = list(task_ids) if task_ids is not None else data.task_ids
-    unknown = [t for t in ids if t not in data.task_ids]
-    if unknown:
-        raise InputError(f"{run_dir}: no records for task(s) {', '.join(unknown[:5])}")
-    sections = []
-    for task_id in ids:
-        vote, source = data.vote(task_id)
-        turns = [
-            turn_html(data, task_id, a, n, inline=False)
-            for a in data.attempts(task_id)
-            for n in data.turns(task_id, a)
-        ]
-        sections.append(
-            f"<section class='arcnb-task' id='task-{html.escape(task_id)}'>"
-            f"<h2>{html.escape(task_id)}</h2><h3>vote</h3>"
-            f"{tally_html(vote, data.expected_test(task_id), source, inline=False)}"
-            f"<h3>attempts</h3>{''.join(turns)}</section>"
-        )
-    title = html.escape(f"arcnb run {data.run.name}")
-    return (
-        f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{title}</title>"
-        f"<style>{_CSS}</style></head><body>{_run_header(data)}{''.join(sections)}</body></html>\n"
-    )
-
-
-def save_html(
-    run_dir: str | os.PathLike[str],
-    path: str | os.PathLike[str],
-    task_ids: Sequence[str] | None = None,
-    tasks: Sequence[Task] | None = None,
-) -> Path:
-    """Write `render_html` of a run (same arguments) to ``path`` and return the path."""
-    path = Path(path)
-    path.write_text(render_html(run_dir, task_ids, tasks), encoding="utf-8")
-    return path
-
-
 # ---- the widget -----------------------------------------------------------------------------
 class Explorer:
-    """Dropdowns for task, attempt and turn, and HTML views of the selected turn.
+    """Task filter and search, dropdowns for task, attempt and turn, and HTML views of the
+    selected turn. Attempts and turns are numbered from 1, as `arcnb viz` numbers them (a
+    record's ``attempt`` field counts from 0: attempt 1 is ``"attempt": 0``).
 
     Attributes:
         widget: The ipywidgets box to display.
+        filter_dropdown, search_box: Which tasks the task dropdown offers (`FILTERS`, and a
+            substring of the id).
         task_dropdown, attempt_dropdown, turn_dropdown: The selectors.
-        failure_view, grids_view, code_view, reasoning_view, response_view, tally_view:
-            ``ipywidgets.HTML`` views of the selection (reasoning and response sit in a
-            collapsed Accordion).
+        refresh_button: Re-reads the run (`refresh`); `watch` does it every few seconds.
+        failure_view, grids_view, code_view, messages_view, feedback_view, reasoning_view,
+        response_view, tally_view: ``ipywidgets.HTML`` views of the selection (the messages
+            sent, the refinement feedback, reasoning and response sit in a collapsed
+            Accordion).
     """
 
     def __init__(self, run_dir: str | os.PathLike[str], tasks: Sequence[Task] | None = None):
         import ipywidgets as w
 
         self.data = RunView(run_dir, tasks)
+        self.filter_dropdown = w.Dropdown(description="show", options=list(FILTERS))
+        self.search_box = w.Text(description="search", placeholder="part of a task id")
+        self.refresh_button = w.Button(description="refresh", tooltip="re-read the run")
+        self.count_view = w.HTML()
         self.task_dropdown = w.Dropdown(description="task", options=self.data.task_ids)
         self.attempt_dropdown = w.Dropdown(description="attempt", options=[])
         self.turn_dropdown = w.Dropdown(description="turn", options=[])
@@ -561,15 +531,19 @@ class Explorer:
         self.reasoning_view = w.HTML()
         self.response_view = w.HTML()
         self.messages_view = w.HTML()
+        self.feedback_view = w.HTML()
         self.tally_view = w.HTML()
         text = w.Accordion(
-            children=[self.messages_view, self.reasoning_view, self.response_view],
-            titles=("messages sent", "reasoning", "response"),
+            children=[self.messages_view, self.feedback_view, self.reasoning_view,
+                      self.response_view],
+            titles=("messages sent", "refinement feedback", "reasoning", "response"),
             selected_index=None,
-        )
+        )  # fmt: skip
         tally = w.Accordion(children=[self.tally_view], titles=("vote tally",), selected_index=0)
         self.widget = w.VBox(
             [
+                w.HBox([self.filter_dropdown, self.search_box, self.refresh_button,
+                        self.count_view]),
                 w.HBox([self.task_dropdown, self.attempt_dropdown, self.turn_dropdown]),
                 self.header_view,
                 self.failure_view,
@@ -578,50 +552,94 @@ class Explorer:
                 self.code_view,
                 tally,
             ]
-        )
+        )  # fmt: skip
         self._busy = False
+        self._watcher: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.filter_dropdown.observe(self._filtered, names="value")
+        self.search_box.observe(self._filtered, names="value")
+        self.refresh_button.on_click(lambda _: self.refresh())
         self.task_dropdown.observe(self._changed, names="value")
         self.attempt_dropdown.observe(self._changed, names="value")
         self.turn_dropdown.observe(self._changed, names="value")
+        self._offer(self.data.task_ids)
         self._set(self.data.task_ids[0] if self.data.task_ids else None, None, None)
 
     @property
     def selection(self) -> tuple[str | None, int | None, int | None]:
-        """The selected (task id, attempt, turn)."""
+        """The selected (task id, attempt, turn), attempt and turn numbered from 1."""
         return self.task_dropdown.value, self.attempt_dropdown.value, self.turn_dropdown.value
 
     def select(self, task_id: str, attempt: int | None = None, turn: int | None = None) -> None:
-        """Select a turn, as the dropdowns would.
+        """Select a turn, as the dropdowns would (the task need not pass the filter).
 
         Args:
             task_id: A task with records.
-            attempt: An attempt index of it; default its first.
-            turn: A turn of that attempt; default its latest.
+            attempt: An attempt number (from 1); default its first.
+            turn: A turn of that attempt (from 1); default its latest.
 
         Raises:
             InputError: The task, attempt or turn has no record.
         """
         if task_id not in self.data.task_ids:
             raise InputError(f"no records for task {task_id!r}")
-        if attempt is not None and attempt not in self.data.attempts(task_id):
-            raise InputError(f"task {task_id}: no attempt {attempt}")
+        numbers = [a + 1 for a in self.data.attempts(task_id)]
+        if attempt is not None and attempt not in numbers:
+            raise InputError(f"task {task_id}: no attempt {attempt} (it has {numbers})")
         if turn is not None:
-            a = attempt if attempt is not None else self.data.attempts(task_id)[0]
-            if turn not in self.data.turns(task_id, a):
+            a = attempt if attempt is not None else numbers[0]
+            if turn not in self.data.turns(task_id, a - 1):
                 raise InputError(f"task {task_id} attempt {a}: no turn {turn}")
+        if task_id not in self.task_dropdown.options:
+            self._offer([*self.task_dropdown.options, task_id])
         self._set(task_id, attempt, turn)
 
     def refresh(self) -> None:
         """Re-read the run directory (for a run still writing) and keep the selection."""
         task_id, attempt, turn = self.selection
         self.data.reload()
+        self._filtered(keep=(task_id, attempt, turn))
+
+    def watch(self, every: float = 5.0) -> None:
+        """`refresh` every ``every`` seconds, in a background thread, until the run has its
+        ``summary.json`` (it finished) or `stop_watching`; then once more."""
+        if self._watcher is not None and self._watcher.is_alive():
+            return
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.wait(every):
+                finished = (self.data.run_dir / "summary.json").exists()
+                self.refresh()
+                if finished:
+                    return
+
+        self._watcher = threading.Thread(target=loop, name="arcnb-explorer-watch", daemon=True)
+        self._watcher.start()
+
+    def stop_watching(self) -> None:
+        """Stop `watch` (a refresh under way finishes first)."""
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join()
+
+    def _offer(self, task_ids: Sequence[str]) -> None:
         self._busy = True
         try:
-            self.task_dropdown.options = self.data.task_ids
+            self.task_dropdown.options = list(task_ids)
         finally:
             self._busy = False
-        keep = task_id if task_id in self.data.task_ids else None
-        self._set(keep or (self.data.task_ids or [None])[0], attempt, turn)
+        self.count_view.value = f"{len(task_ids)} of {len(self.data.task_ids)} tasks" + (
+            f" ({len(self.data.unstarted)} not started)" if self.data.unstarted else ""
+        )
+
+    def _filtered(self, change: Any = None, keep: tuple[Any, Any, Any] | None = None) -> None:
+        task_id, attempt, turn = keep or self.selection
+        shown = self.data.matching(self.filter_dropdown.value, self.search_box.value)
+        self._offer(shown)
+        if task_id not in shown:
+            task_id, attempt, turn = (shown or [None])[0], None, None
+        self._set(task_id, attempt, turn)
 
     def _changed(self, change: Any) -> None:
         if self._busy:
@@ -634,14 +652,14 @@ class Explorer:
         self._set(task_id, attempt, turn)
 
     def _set(self, task_id: str | None, attempt: int | None, turn: int | None) -> None:
-        attempts = self.data.attempts(task_id) if task_id is not None else []
-        attempt = attempt if attempt in attempts else (attempts[0] if attempts else None)
-        turns = self.data.turns(task_id, attempt) if attempt is not None else []
+        numbers = [a + 1 for a in self.data.attempts(task_id)] if task_id is not None else []
+        attempt = attempt if attempt in numbers else (numbers[0] if numbers else None)
+        turns = self.data.turns(task_id, attempt - 1) if attempt is not None else []
         turn = turn if turn in turns else (turns[-1] if turns else None)
         self._busy = True  # the three dropdowns change together: render once, below
         try:
             self.task_dropdown.value = task_id
-            self.attempt_dropdown.options = attempts
+            self.attempt_dropdown.options = numbers
             self.attempt_dropdown.value = attempt
             self.turn_dropdown.options = turns
             self.turn_dropdown.value = turn
@@ -653,11 +671,13 @@ class Explorer:
         task_id, attempt, turn = self.selection
         if task_id is None or attempt is None or turn is None:
             for view in (self.failure_view, self.grids_view, self.code_view, self.tally_view,
-                         self.messages_view):  # fmt: skip
+                         self.messages_view, self.feedback_view):  # fmt: skip
                 view.value = ""
-            self.header_view.value = "<p><i>this run has no attempt records yet</i></p>"
+            none = "this run has no attempt records yet" if not self.data.task_ids else (
+                "no task matches the filter and search")  # fmt: skip
+            self.header_view.value = f"<p><i>{none}</i></p>"
             return
-        record = self.data.record(task_id, attempt, turn)
+        record = self.data.record(task_id, attempt - 1, turn)
         task = self.data.task(task_id)
         loaded = "" if task is not None else " (task could not be loaded: inputs missing)"
         self.header_view.value = (
@@ -669,7 +689,8 @@ class Explorer:
         self.code_view.value = code_html(record)
         self.reasoning_view.value = text_html(record, "reasoning")
         self.response_view.value = text_html(record, "content")
-        self.messages_view.value = messages_html(self.data, task_id, attempt, turn)
+        self.messages_view.value = messages_html(self.data, task_id, attempt - 1, turn)
+        self.feedback_view.value = feedback_html(record)
         vote, source = self.data.vote(task_id)
         self.tally_view.value = tally_html(vote, self.data.expected_test(task_id), source)
 
@@ -681,7 +702,7 @@ class Explorer:
             return "<p><i>this run has no attempt records yet</i></p>"
         vote, source = self.data.vote(task_id)
         tally = tally_html(vote, self.data.expected_test(task_id), source)
-        turn_view = turn_html(self.data, task_id, attempt, turn, with_messages=True)
+        turn_view = turn_html(self.data, task_id, attempt - 1, turn, with_messages=True)
         return f"<div>{turn_view}{_details('vote tally', tally)}</div>"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:

@@ -42,3 +42,21 @@ def test_help_lists_commands():
     result = _arcnb("--help")
     assert result.returncode == 0
     assert "subsets" in result.stdout
+
+
+def test_every_flag_of_every_command_has_help():
+    """`arcnb COMMAND --help` explains every argument, not just its default."""
+    import argparse
+
+    from arcnb.cli import _build_parser
+
+    parser = _build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    missing = []
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            text = (action.help or "").replace("(default: %(default)s)", "").strip()
+            if action.help == argparse.SUPPRESS or len(text) < 8:
+                missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+    assert not missing, missing
+    assert {"report", "stats", "viz", "run"} <= set(commands.choices)

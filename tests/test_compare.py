@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -93,18 +94,89 @@ def test_metric_intervals(runs):
     assert all(math.isnan(x) for x in wilson_interval(0, 0))
 
 
-def test_plots_return_figures(runs):
-    from matplotlib.figure import Figure
+def _texts(fig) -> list[str]:
+    """Every text drawn on a figure: titles, tick labels, annotations, legend entries."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    return [t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+
+
+def test_plots_show_in_jupyter_with_short_labels(runs):
+    from matplotlib.collections import PolyCollection
+
+    from arcnb.plotting import ArcFigure
 
     df = compare.load_runs(_all(runs))
-    figures = [
-        compare.plot_cost_vs_score(df),
-        compare.plot_pass_at_k(compare.pass_at_k_curves(_all(runs))),
-        compare.plot_task_matrix(compare.load_task_matrix(_all(runs))),
-    ]
-    for fig in figures:
-        assert isinstance(fig, Figure)
-        fig.canvas.draw()  # renders without error under agg
+    figures = {
+        "cost": compare.plot_cost_vs_score(df),
+        "pass_at_k": compare.plot_pass_at_k(compare.pass_at_k_curves(_all(runs)), df),
+        "matrix": compare.plot_task_matrix(compare.load_task_matrix(_all(runs)), df),
+    }
+    for fig in figures.values():
+        assert isinstance(fig, ArcFigure)
+        assert fig._repr_png_().startswith(b"\x89PNG")  # what Jupyter shows, pyplot or not
+        width, height = fig.get_size_inches()
+        assert width <= compare.MAX_WIDTH_IN and height <= compare.MAX_HEIGHT_IN
+        texts = " ".join(_texts(fig))
+        for run_dir in _all(runs):
+            assert run_dir.name not in texts  # run ids are long: labels name model, repeat
+    labels = compare.run_labels(df)
+    assert list(labels["run_id"]) == list(df["run_id"])
+    assert labels["label"].is_unique
+    assert {label.split(" · ")[0] for label in labels["label"]} == {"alpha", "beta"}
+    assert all(len(label) < 40 for label in labels["label"])
+    # alpha's two repeat runs are one curve with a band from the lower to the higher run
+    bands = figures["pass_at_k"].axes[0].findobj(PolyCollection)
+    assert len(bands) == 1
+    legend = figures["pass_at_k"].axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()][0].endswith("mean of 2 runs")
+    assert "beta" in " ".join(t.get_text() for t in legend.get_texts())
+
+
+def test_cost_vs_score_marks_unpriced_runs(runs):
+    df = compare.load_runs(_all(runs))
+    beta = df["model"] == "beta"
+    df.loc[beta, "cost_usd"] = float("nan")  # as a run of a model with no known price
+    fig = compare.plot_cost_vs_score(df)
+    ax = fig.axes[0]
+    assert "beta" not in ax.get_title() and "unknown" not in ax.get_title()
+    texts = _texts(fig)
+    assert "cost\nunknown" in texts  # the grey band's label
+    # every run is drawn at its score, beta's in the band left of $0
+    points = [c.get_offsets()[0] for c in ax.collections if len(c.get_offsets()) == 1]
+    assert len(points) == len(df)
+    scores = sorted(100 * df["pass2_weighted"])
+    assert sorted(y for _, y in points) == pytest.approx(scores)
+    assert sum(x < 0 for x, _ in points) == int(beta.sum())
+    assert ax.get_xlim()[0] < 0 and ax.get_ylim() == (0, pytest.approx(ax.get_ylim()[1]))
+
+
+def test_task_matrix_stays_legible_at_400_tasks():
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    ids = [f"2026{m:02d}01T000000Z_model-{m}_arc-agi-1_all_training" for m in range(1, 7)]
+    matrix = pd.DataFrame(
+        rng.integers(0, 2, size=(400, 6)).astype(float),
+        index=[f"{i:08x}" for i in range(400)],
+        columns=ids,
+    )
+    runs = pd.DataFrame(
+        {"run_id": ids, "model": [f"model-{m}" for m in range(1, 7)], "subset": "all_training"}
+    )
+    fig = compare.plot_task_matrix(matrix, runs)
+    width, height = fig.get_size_inches()
+    assert width <= compare.MAX_WIDTH_IN and height <= compare.MAX_HEIGHT_IN
+    assert width >= 6 and height >= 2.5  # not squashed
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == [f"model-{m} · 2026-{m:02d}-01" for m in range(1, 7)]
+    assert "subset all_training" in ax.get_title()  # shared by all: said once
+    assert len(ax.get_xticklabels()) <= 12  # ranks, not 400 ids
+    assert "400 tasks" in ax.get_xlabel()
+    assert fig._repr_png_().startswith(b"\x89PNG")
 
 
 def _killed_copy(runs, tmp_path: Path) -> Path:
@@ -140,6 +212,19 @@ def test_stats_complete_run_and_bad_dirs(runs, tmp_path, capsys):
         captured = capsys.readouterr()
         assert captured.out == ""  # nothing printed before the bad directory was found
         assert len(captured.err.strip().splitlines()) == 1 and "not a run directory" in captured.err
+
+
+def test_stats_json_is_the_recomputed_summary(runs, capsys):
+    dirs = [*runs["alpha"], runs["beta"]]
+    assert main(["stats", "--json", *map(str, dirs)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert [s["run_dir"] for s in printed] == [str(d) for d in dirs]
+    for summary, run_dir in zip(printed, dirs, strict=True):
+        expected = json.loads(json.dumps(compare.recompute_summary(run_dir), default=str))
+        assert summary == expected
+        saved = json.loads((run_dir / "summary.json").read_text())
+        assert summary["metrics"] == pytest.approx(saved["metrics"])
+        assert summary["complete"] is True and summary["cost_usd"] > 0
 
 
 def test_missing_dataset_infers_expected_outputs(runs, tmp_path):
@@ -231,7 +316,19 @@ def test_notebook_headless_with_papermill(runs, tmp_path, monkeypatch):
     nb = json.loads(out.read_text())
     text = json.dumps([c.get("outputs", []) for c in nb["cells"]])
     assert "pass2_weighted" in text and "<td>beta</td>" in text  # runs and intervals tables
-    assert text.count("<Figure") == 3
+    images = [
+        base64.b64decode(output["data"]["image/png"])
+        for cell in nb["cells"]
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
+    assert len(images) == 3  # the task matrix, cost vs score, pass@k: shown, not described
+    assert all(image.startswith(b"\x89PNG\r\n\x1a\n") and len(image) > 5000 for image in images)
+    for cell in nb["cells"]:  # a figure's text (its fallback) always comes with its image
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "Figure size" in "".join(data.get("text/plain", [])):
+                assert "image/png" in data
     assert "Traceback" not in text
 
 

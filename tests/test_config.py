@@ -71,7 +71,41 @@ def _parameters(notebook: str) -> dict[str, Any]:
     cells = json.loads((ROOT / notebook).read_text())["cells"]
     (cell,) = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     tree = ast.parse("".join(cell["source"]))
-    return {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body}
+    return {node.target.id: ast.literal_eval(node.value) for node in tree.body}
+
+
+NOTEBOOKS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_stored_notebook_has_no_outputs_and_a_parameters_cell(notebook):
+    cells = json.loads((ROOT / notebook).read_text())["cells"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert all(not c["outputs"] and c["execution_count"] is None for c in code)
+    assert "parameters" in code[0]["metadata"]["tags"]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_papermill_help_notebook_shows_each_parameter_typed(notebook):
+    """`papermill --help-notebook` lists every parameter with its type (not "Unknown type")
+    and help; one that is a config's field has that field's type, None aside."""
+    import typing
+
+    result = subprocess.run(
+        [sys.executable, "-m", "papermill", "--help-notebook", str(ROOT / notebook)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    shown = dict(re.findall(r"^  (\w+): (.+?) \(default ", result.stdout, re.MULTILINE))
+    assert list(shown) == list(_parameters(notebook))  # none dropped (an "=" in a comment)
+    config = DatasetConfig if "dataset" in notebook else RunConfig
+    hints = typing.get_type_hints(config)
+    for name, type_name in shown.items():
+        assert type_name != "Unknown type", name
+        if name in hints:
+            options = typing.get_args(hints[name]) or (hints[name],)
+            names = {getattr(o, "__name__", None) if not typing.get_args(o) else str(o)
+                     for o in options}  # fmt: skip
+            assert type_name in names, (name, type_name, names)
 
 
 def _defaults(cls: type) -> dict[str, Any]:

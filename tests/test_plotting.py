@@ -207,8 +207,8 @@ def test_plotting_and_explorer_agree_with_run_final_turns(tmp_path, scripted_run
 
     ex = explore(run_dir)
     for (task_id, attempt), final in finals.items():
-        ex.select(task_id, attempt)  # the default turn is the attempt's final turn
-        assert ex.selection == (task_id, attempt, final["turn"])
+        ex.select(task_id, attempt + 1)  # numbered from 1; the default turn: the final one
+        assert ex.selection == (task_id, attempt + 1, final["turn"])
     assert ex.data.finals("slow") == [finals["slow", 0], finals["slow", 1]]
     vote, source = ex.data.vote("slow")
     assert source == "recomputed from attempts.jsonl"

@@ -175,6 +175,24 @@ def test_budget_stop(env, scripted_run):
     assert s["n_attempts"] == n_requests
 
 
+@pytest.mark.parametrize("priced", [False, True])
+def test_progress_bar_and_end_table_agree_on_cost(env, scripted_run, capsys, priced):
+    """A model with no known price: both say the cost is unknown, not $0; priced: the same $."""
+    make_tasks(env / "tasks", ["a", "b"])
+    prices = {"price_in": 1.0, "price_out": 2.0} if priced else {}
+    run = scripted_run(env, {"default": {"content": FLIP}}, max_attempts=2, progress=True,
+                       **prices)  # fmt: skip
+    bar = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    table = run.result.table()
+    if priced:
+        cost = f"${run.result.summary['cost_usd']:.4f}"
+        assert f"cost {cost}" in bar and f"cost: {cost}" in table
+    else:
+        assert run.result.summary["cost_usd"] is None
+        assert "cost unknown" in bar and "cost: unknown" in table
+        assert "$" not in bar
+
+
 def test_repeat_runs_aggregate(env, scripted_run):
     make_tasks(env / "tasks", ["a", "b"])
     script = {"default": {"content": FLIP}, "rules": [
@@ -373,6 +391,10 @@ def test_notebook_headless_with_papermill(env):
     assert KEY not in text
     outputs = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
     assert "pass2_weighted" in outputs
+    images = [
+        o for c in nb["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})
+    ]
+    assert len(images) == 1  # the per-task bar chart is shown, not described
     runs = list((env / "logs").glob("*/summary.json"))
     assert len(runs) == 1
     assert json.loads(runs[0].read_text())["metrics"]["pass2_weighted"] == 1.0

@@ -1,4 +1,4 @@
-"""The run explorer and the static report, on a real run against a scripted server."""
+"""The run explorer, on a real run against a scripted server (the static report: test_report.py)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,12 @@ from arcfixtures import FLIP, WRONG, key_of, make_tasks
 from arcnb.errors import InputError
 from arcnb.logs import read_attempts
 from arcnb.widgets import (
+    FILTERS,
     RIGHT_BORDER,
     UNKNOWN_BORDER,
     WRONG_BORDER,
     Explorer,
     explore,
-    render_html,
-    save_html,
 )
 
 PLANT = "<script>alert('pwned')</script>"
@@ -64,8 +63,8 @@ def test_dropdowns_and_selection(run_dir):
     ex = explore(run_dir)
     assert isinstance(ex, Explorer)
     assert list(ex.task_dropdown.options) == ["alpha", "beta", "gamma"]
-    assert list(ex.attempt_dropdown.options) == [0, 1]
-    assert ex.selection == ("alpha", 0, 1)
+    assert list(ex.attempt_dropdown.options) == [1, 2]  # numbered from 1, as `arcnb viz`
+    assert ex.selection == ("alpha", 1, 1)
     # alpha: the flip program, right on 2 train + 1 test examples
     assert "return [row[::-1] for row in grid]" in _plain(ex.code_view.value)
     assert _borders(ex.grids_view.value) == (3, 0)
@@ -73,7 +72,7 @@ def test_dropdowns_and_selection(run_dir):
 
     # the dropdown itself: picking beta resets attempt/turn and shows the latest turn
     ex.task_dropdown.value = "beta"
-    assert ex.selection == ("beta", 0, 2)
+    assert ex.selection == ("beta", 1, 2)
     assert list(ex.turn_dropdown.options) == [1, 2]
     ex.turn_dropdown.value = 1
     wrong = _record(run_dir, "beta", 0, 1)
@@ -81,8 +80,9 @@ def test_dropdowns_and_selection(run_dir):
     assert _borders(ex.grids_view.value) == (0, 3)  # identity is wrong everywhere
     assert "wrong on train" in ex.failure_view.value
 
-    ex.select("beta", 1, 2)
-    assert ex.selection == ("beta", 1, 2)
+    ex.select("beta", 2, 2)
+    assert ex.selection == ("beta", 2, 2)
+    assert "attempt 2, turn 2" in ex.header_view.value
     assert _borders(ex.grids_view.value) == (3, 0)
     # both attempts agreed on the right test answer: weighted score 2 * (1 + 1000)
     tally = ex.tally_view.value
@@ -100,13 +100,15 @@ def test_dropdowns_and_selection(run_dir):
         ex.select("nope")
     with pytest.raises(InputError):
         ex.select("beta", 7)
+    with pytest.raises(InputError):
+        ex.select("beta", 0)  # attempts count from 1
 
 
 def test_explorer_shows_the_messages_sent(run_dir):
     """Turn 2 of beta: the system prompt, the task, the wrong first answer and the feedback
     on it, as the run stored them (plain text of the view, in that order)."""
     ex = explore(run_dir)
-    ex.select("beta", 0, 2)
+    ex.select("beta", 1, 2)
     shown = _plain(ex.messages_view.value)
     first = _record(run_dir, "beta", 0, 1)
     second = _record(run_dir, "beta", 0, 2)
@@ -117,8 +119,11 @@ def test_explorer_shows_the_messages_sent(run_dir):
         found = shown.find(part, at)
         assert found >= 0, (part, shown[at:])
         at = found + len(part)
-    ex.select("beta", 0, 1)
+    assert _plain(ex.feedback_view.value).strip() == second["feedback"].strip()
+    assert "refinement feedback" in ex._repr_html_()
+    ex.select("beta", 1, 1)
     assert "assistant" not in _plain(ex.messages_view.value)  # turn 1: the prompt only
+    assert "none: a first turn" in ex.feedback_view.value
     assert "messages sent" in ex._repr_html_()
     (run_dir / "prompts.jsonl").rename(run_dir / "prompts.moved")
     try:
@@ -130,7 +135,7 @@ def test_explorer_shows_the_messages_sent(run_dir):
 
 def test_untrusted_text_is_escaped(run_dir):
     ex = explore(run_dir)
-    ex.select("alpha", 1)
+    ex.select("alpha", 2)
     assert "&lt;script&gt;" in ex.reasoning_view.value
     assert "&lt;script&gt;" in ex.response_view.value
     for text in (ex.reasoning_view.value, ex.response_view.value, ex._repr_html_()):
@@ -139,35 +144,14 @@ def test_untrusted_text_is_escaped(run_dir):
 
 def test_display_bundle_has_static_html(run_dir):
     ex = explore(run_dir)
-    ex.select("beta", 0, 1)
+    ex.select("beta", 1, 1)
     bundle = ex._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "text/plain" in bundle
     static = bundle["text/html"]
     assert static == ex._repr_html_()
-    assert "attempt 0 &middot; turn 1" in static and "<details>" in static
+    assert "attempt 1 &middot; turn 1" in static and "<details>" in static
     assert _borders(static)[1] == 3
-
-
-def test_render_html_report(run_dir, tmp_path):
-    doc = render_html(run_dir)
-    assert doc.startswith("<!DOCTYPE html>") and doc.rstrip().endswith("</html>")
-    assert doc.count("<section class='arcnb-task'") == 3
-    for task_id in ("alpha", "beta", "gamma"):
-        assert f"id='task-{task_id}'" in doc
-    assert "<script" not in doc and "&lt;script&gt;alert(&#x27;pwned&#x27;)" in doc
-    assert "<details><summary>reasoning</summary>" in doc
-    # turns: alpha 2 + beta 4 + gamma 2
-    assert doc.count("<div class='arcnb-turn'>") == 8
-    assert doc.count("summary</th>") == 0  # a finished run shows its metrics instead
-    assert "pass2_weighted" in doc
-
-    one = render_html(run_dir, task_ids=["beta"])
-    assert one.count("<section class='arcnb-task'") == 1
-    with pytest.raises(InputError):
-        render_html(run_dir, task_ids=["nope"])
-    path = save_html(run_dir, tmp_path / "report.html")
-    assert path.read_text(encoding="utf-8") == doc
 
 
 def test_incomplete_run(run_dir, tmp_path):
@@ -179,15 +163,11 @@ def test_incomplete_run(run_dir, tmp_path):
         f.write('{"task_id": "alpha", "attempt": 9, "tu')  # torn by a kill
     ex = explore(broken)
     assert list(ex.task_dropdown.options) == ["alpha", "beta", "gamma"]
-    assert list(ex.attempt_dropdown.options) == [0, 1]  # the torn attempt 9 is ignored
+    assert list(ex.attempt_dropdown.options) == [1, 2]  # the torn attempt 10 is ignored
     assert any("torn final line" in w for w in ex.data.warnings)
-    ex.select("beta", 1, 2)
+    ex.select("beta", 2, 2)
     tally = ex.tally_view.value
     assert "recomputed from attempts.jsonl" in tally and "score 2002" in tally
-
-    doc = render_html(broken)
-    assert doc.count("<section class='arcnb-task'") == 3
-    assert "the run has not finished" in doc
 
 
 def test_missing_dataset_and_empty_run(run_dir, tmp_path):
@@ -197,7 +177,7 @@ def test_missing_dataset_and_empty_run(run_dir, tmp_path):
     config["settings"]["dataset"] = str(tmp_path / "gone")
     (moved / "config.json").write_text(json.dumps(config))
     ex = explore(moved)
-    ex.select("alpha", 0)
+    ex.select("alpha", 1)
     assert "could not be loaded" in ex.header_view.value
     # inputs are missing, the predictions still show (true outputs unknown: dashed frame)
     assert ex.grids_view.value.count(f"border:{UNKNOWN_BORDER}") == 3
@@ -209,10 +189,78 @@ def test_missing_dataset_and_empty_run(run_dir, tmp_path):
     ex = explore(empty)
     assert list(ex.task_dropdown.options) == [] and "no attempt records" in ex.header_view.value
     assert "no attempt records" in ex._repr_html_()
-    assert render_html(empty).count("<section") == 0
-    assert "tasks without records" in render_html(empty)
     with pytest.raises(InputError):
         explore(tmp_path / "absent")
     (tmp_path / "bare").mkdir()  # neither config.json nor attempts.jsonl: not a run
     with pytest.raises(InputError, match="not a run directory"):
         explore(tmp_path / "bare")
+
+
+def test_filter_and_search_tasks(run_dir):
+    ex = explore(run_dir)
+    assert list(ex.filter_dropdown.options) == list(FILTERS)
+    assert "3 of 3 tasks" in ex.count_view.value
+    expected = {"all": ["alpha", "beta", "gamma"], "solved": ["alpha", "beta"],
+                "unsolved": ["gamma"], "train": ["alpha", "beta"], "transductive": [],
+                "errors": [], "api": ["gamma"]}  # fmt: skip
+    for name, tasks in expected.items():
+        ex.filter_dropdown.value = name
+        assert list(ex.task_dropdown.options) == tasks, name
+        assert ex.selection[0] == (tasks[0] if tasks else None)
+        assert f"{len(tasks)} of 3 tasks" in ex.count_view.value
+        assert ("no task matches" in ex.header_view.value) == (not tasks)
+    ex.filter_dropdown.value = "all"
+    ex.search_box.value = "ET"  # beta, case ignored
+    assert list(ex.task_dropdown.options) == ["beta"] and ex.selection == ("beta", 1, 2)
+    ex.select("gamma")  # outside the filter: offered too
+    assert ex.selection[0] == "gamma" and "gamma" in ex.task_dropdown.options
+    with pytest.raises(InputError):
+        ex.data.matching("nope")
+
+
+def test_refresh_and_watch_a_run_still_writing(run_dir, tmp_path):
+    """A copy of the run cut after its alpha records, then written back line by line."""
+    live = tmp_path / "run"
+    shutil.copytree(run_dir, live)
+    (live / "summary.json").unlink()
+    lines = (live / "attempts.jsonl").read_text().splitlines(keepends=True)
+    first = [line for line in lines if '"alpha"' in line]
+    rest = [line for line in lines if '"alpha"' not in line]
+    (live / "attempts.jsonl").write_text("".join(first))
+    ex = explore(live)
+    assert list(ex.task_dropdown.options) == ["alpha"] and "(2 not started)" in ex.count_view.value
+    ex.select("alpha", 2)
+    with open(live / "attempts.jsonl", "a") as f:
+        f.write("".join(rest[: len(rest) // 2]))
+    ex.refresh_button.click()
+    assert "beta" in ex.task_dropdown.options and ex.selection == ("alpha", 2, 1)  # kept
+
+    ex.watch(every=0.05)
+    with open(live / "attempts.jsonl", "a") as f:
+        f.write("".join(rest[len(rest) // 2 :]))
+    shutil.copy(run_dir / "summary.json", live)  # the run finishes: watching stops
+    ex._watcher.join(timeout=60)
+    assert not ex._watcher.is_alive()
+    assert list(ex.task_dropdown.options) == ["alpha", "beta", "gamma"]
+    assert ex.selection == ("alpha", 2, 1) and "3 of 3 tasks" in ex.count_view.value
+    ex.stop_watching()
+
+
+@pytest.mark.slow  # a kernel start
+def test_explore_run_notebook_headless(run_dir, tmp_path):
+    import papermill as pm
+    from arcfixtures import ROOT
+
+    out = tmp_path / "out.ipynb"
+    pm.execute_notebook(
+        str(ROOT / "notebooks" / "explore_run.ipynb"), str(out),
+        parameters={"run_dir": str(run_dir), "report_dir": str(tmp_path / "reports")},
+        kernel_name="python3", cwd=str(tmp_path), progress_bar=False,
+    )  # fmt: skip
+    cells = json.loads(out.read_text())["cells"]
+    shown = [o["data"] for c in cells for o in c.get("outputs", []) if "data" in o]
+    widgets = [d for d in shown if "application/vnd.jupyter.widget-view+json" in d]
+    assert len(widgets) == 2  # the explorer, before and after filtering
+    assert "task alpha &middot; attempt 1 &middot; turn 1" in "".join(widgets[0]["text/html"])
+    index = tmp_path / "reports" / run_dir.name / "index.html"
+    assert index.is_file() and (index.parent / "tasks" / "alpha.html").is_file()

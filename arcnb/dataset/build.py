@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from arcnb.config import project_dir
 from arcnb.dataset.assemble import _assemble
 from arcnb.dataset.backends import _LocalBackend, _RayBackend
 from arcnb.dataset.config import DatasetConfig, _model_list
@@ -69,7 +70,8 @@ def _default_name(cfg: DatasetConfig, runs: list[Run], prefix: str = "synth") ->
 
 
 def _output_path(output: str | None, name: str) -> Path:
-    path = Path(output) if output else Path(DEFAULT_OUTPUT_DIR) / name
+    # The default folder is the project's training_data/, also from a notebook in notebooks/.
+    path = Path(output) if output else project_dir(DEFAULT_OUTPUT_DIR) / name
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise InputError(f"output {path} already exists; choose another --output or remove it")
     return path
