@@ -57,6 +57,7 @@ import struct
 import sys
 import tempfile
 import time
+import types
 
 
 def _load_grid_module():  # -> the module arcnb/grid.py, loaded as a file, not as arcnb.grid
@@ -130,7 +131,16 @@ HEAVY_PRELOAD = [
     "numpy.fft", "numpy.random", "numpy.ma", "numpy.polynomial", "numpy.typing", "cmath",
     "statistics", "random", "fractions", "decimal", "array", "queue", "struct", "warnings",
     "pprint", "textwrap", "unicodedata", "weakref", "inspect", "datetime",
+    "scipy", "scipy.ndimage",  # 150 ms to import, and each fork costs about 2.5x as much
 ]  # fmt: skip
+# A program's whole environment. One BLAS thread: a library loaded lazily (scipy's own
+# OpenBLAS) would otherwise try to start a thread per core, which RLIMIT_NPROC refuses, and
+# OpenBLAS answers that with SIGINT.
+CHILD_ENV = {"PATH": "/nonexistent", "HOME": "/", "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1",
+             "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # fmt: skip
+# What a program may import, in words (the system prompt says the same): everything else is a
+# ModuleNotAvailable error.
+AVAILABLE = "the Python standard library, numpy and scipy"
 
 
 def _libc() -> ctypes.CDLL:
@@ -140,18 +150,19 @@ def _libc() -> ctypes.CDLL:
 
 
 def _library_dirs() -> list[str]:
-    """The Python library folders on sys.path (under the interpreter's prefixes only: never the
-    project folder an editable install puts on sys.path, which may hold a .env with keys)."""
+    """The Python library folders on sys.path: those under the interpreter's prefixes, and
+    site-packages folders added by .pth files. Never the project folder an editable install
+    puts on sys.path, which may hold a .env with keys."""
     libs = {os.path.realpath(os.path.join(p, "lib")) for p in (sys.prefix, sys.base_prefix)}
-    dirs = sorted(
-        {
-            os.path.realpath(p)
-            for p in sys.path
-            if p
-            and os.path.isdir(p)
-            and any(os.path.realpath(p).startswith(lib + os.sep) for lib in libs)
-        }
-    )
+
+    def library(path: str) -> bool:
+        real = os.path.realpath(path)
+        name = os.path.basename(real)
+        return name in ("site-packages", "dist-packages") or any(
+            real.startswith(lib + os.sep) for lib in libs
+        )
+
+    dirs = sorted({os.path.realpath(p) for p in sys.path if p and os.path.isdir(p) and library(p)})
     return [d for d in dirs if not any(d.startswith(o + os.sep) for o in dirs if o != d)]
 
 
@@ -252,25 +263,33 @@ class Worker:
         self.landlock_fd = -1
         if "mount" in self.namespaces:
             self._tmpfs_jail()
-        if self.libraries == "none" and self.jail:  # no mount namespace (or tmpfs refused)
+        landlock_abi = min(_landlock_abi(self.libc), int(config.get("landlock_abi_max", 99)))
+        if self.libraries == "none" and landlock_abi > 0:  # no mount namespace: Landlock
+            fd = _landlock_ruleset(self.libc, landlock_abi, _library_dirs())
+            if fd >= 0:
+                self._remove_jail()
+                self.landlock_fd, self.libraries = fd, "read-only (landlock)"
+        if self.libraries == "none" and self.jail:  # neither: an empty chroot, if permitted
             self._empty_jail()
         # A uid unique to this worker: RLIMIT_NPROC binds it, and a program's kill(-1) can only
         # reach its own processes, never another worker's child.
         uid = 200000 + self.outer_pid
-        can_chroot, can_setuid = self._probe(uid)
+        can_chroot, can_setuid, can_read = self._probe(uid)
         if self.jail and not can_chroot:
             self._remove_jail()
         self.uid = uid if can_setuid and "user" not in self.namespaces else None
-        landlock_abi = min(_landlock_abi(self.libc), int(config.get("landlock_abi_max", 99)))
-        if self.jail is None and landlock_abi > 0:
-            self.landlock_fd = _landlock_ruleset(self.libc, landlock_abi, _library_dirs())
-            if self.landlock_fd >= 0:
-                self.libraries = "read-only (landlock)"
-        if self.libraries != "read-only mount":
+        if self.landlock_fd >= 0 and self.uid is not None and not can_read:
+            self.libraries = "preloaded only (library folders unreadable for the program's uid)"
+        if self.libraries.startswith("preloaded only"):
             for name in HEAVY_PRELOAD:
-                __import__(name)
+                try:
+                    __import__(name)
+                except ImportError:  # scipy not installed: programs get ModuleNotAvailable
+                    pass
         if self.jail is not None:
-            self.filesystem = "chroot" if self.libraries == "preloaded only" else "chroot+mounts"
+            self.filesystem = (
+                "chroot" if self.libraries.startswith("preloaded") else "chroot+mounts"
+            )
         else:
             self.filesystem = "landlock" if self.landlock_fd >= 0 else "none"
         if "pid" in self.namespaces:
@@ -423,9 +442,12 @@ class Worker:
         except ChildProcessError:
             pass
 
-    def _probe(self, uid: int) -> tuple[bool, bool]:
+    def _probe(self, uid: int) -> tuple[bool, bool, bool]:
         """Find out in a throwaway child whether chroot and switching uid are permitted here
-        (root without CAP_SYS_CHROOT or CAP_SETUID, as in many containers, cannot)."""
+        (root without CAP_SYS_CHROOT or CAP_SETUID, as in many containers, cannot), and
+        whether that uid can then read the library folders (not where Python lies under a
+        home folder of mode 0700, such as pyenv's under /root)."""
+        dirs = _library_dirs()  # as this process sees them (isdir() is False where unreadable)
         pid = os.fork()
         if pid == 0:
             code = 0
@@ -440,11 +462,16 @@ class Worker:
                 os.setresgid(uid, uid, uid)
                 os.setresuid(uid, uid, uid)
             except OSError:
-                code |= 2
+                os._exit(code | 2)
+            try:
+                for d in dirs if code & 1 else ():
+                    os.listdir(d)
+            except OSError:
+                code |= 4
             os._exit(code)
         _, status = os.waitpid(pid, 0)
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 3
-        return not code & 1, not code & 2
+        return not code & 1, not code & 2, not code & 4
 
     # ---- child side -------------------------------------------------------------------
     def _confine(self) -> None:
@@ -492,7 +519,7 @@ class Worker:
                 os.chdir("/" if self.landlock_fd >= 0 else "/tmp")
             self._confine()
             os.environ.clear()
-            os.environ.update({"PATH": "/nonexistent", "HOME": "/", "LANG": "C.UTF-8"})
+            os.environ.update(CHILD_ENV)
         except BaseException:
             os._exit(70)
         write, dumps, validate = os.write, json.dumps, validate_grid
@@ -509,10 +536,16 @@ class Worker:
             put(data)
 
         def describe(exc: BaseException) -> tuple[str, str]:
+            if isinstance(exc, ModuleNotFoundError):  # its own category: not the model's bug
+                why = f"module {exc.name!r} is not available in the sandbox (only {AVAILABLE})"
+                return "ModuleNotAvailable", why[:500]
             return type(exc).__name__, str(exc)[:500]
 
         try:
-            namespace = {"__name__": "__arc_program__"}
+            # A real module in sys.modules: @dataclass, pickle and typing look the program up
+            module = types.ModuleType("__arc_program__")
+            sys.modules["__arc_program__"] = module
+            namespace = module.__dict__
             exec(compile(code, "<program>", "exec"), namespace)
             transform = namespace.get("transform")
             if not callable(transform):

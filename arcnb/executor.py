@@ -330,7 +330,7 @@ class Executor:
                 f"required; missing: {'; '.join(missing)}"
             )
         if missing:
-            what = "UNCONFINED, as asked" if level == "none" else f"{level} isolation"
+            what = "UNCONFINED, as asked" if level == "none" else f"with {level} isolation"
             text = f"arcnb executor runs model code {what}; missing: " + "; ".join(missing)
             warnings.warn(text, RuntimeWarning, stacklevel=3)
             logger.warning(text)

@@ -81,8 +81,17 @@ TASK_METRICS = (
 ATTEMPT_METRICS = ("mean_train_pixel_accuracy", "mean_test_pixel_accuracy")
 """Means over attempts (final turns): the numerator is a sum of accuracies, not a count."""
 
-RESPONSE_METRICS = ("max_length_responses", "timeout_responses", "api_failure_responses")
+RESPONSE_METRICS = (
+    "max_length_responses",
+    "timeout_responses",
+    "api_failure_responses",
+    "module_not_available_responses",
+)
 """Metrics whose denominator is the number of attempt turns recorded."""
+
+MODULE_NOT_AVAILABLE = "ModuleNotAvailable"
+"""The error type of a program that imported a module the sandbox lacks (`arcnb.executor`):
+its own category, since it says nothing of the model's grasp of the task."""
 
 METRICS = TASK_METRICS + ATTEMPT_METRICS + RESPONSE_METRICS
 """Every key of ``summary["metrics"]``, in display order."""
@@ -240,6 +249,10 @@ class SummaryBuilder:
         self.counts["max_length_responses"] += bool(record.get("max_length"))
         self.counts["timeout_responses"] += failure == "timeout"
         self.counts["api_failure_responses"] += failure not in (None, "timeout")
+        examples = (*(record.get("train") or ()), *(record.get("test") or ()))
+        self.counts["module_not_available_responses"] += any(
+            str(e.get("error") or "").startswith(MODULE_NOT_AVAILABLE) for e in examples
+        )
         usage = record.get("usage") or {}
         prompt = int(usage.get("prompt_tokens") or 0)
         completion = int(usage.get("completion_tokens") or 0)

@@ -8,6 +8,7 @@ pool lives in it):
                     namespaces available)
     container-root  root with only Docker's default capabilities (no CAP_SYS_ADMIN ...), user
                     namespaces denied by a seccomp filter (`seccomp` below)
+    container-nolandlock  the same on a kernel without Landlock
     user-userns     an ordinary uid (RUNNER_UID), user namespaces available
     user-nouserns   the same uid, user namespaces denied by the seccomp filter
     user-oldkernel  the same, on a kernel whose Landlock lacks the signal scope (ABI 5)
@@ -58,14 +59,16 @@ HOSTILE = HERE / "hostile"
 REPO = HERE.parent
 REAL_VENV = REPO / ".venv"
 RUNNER_UID = 54321  # the "ordinary user": no process, no account on the CI machine
-MODES = ("root", "root-nocaps", "container-root", "user-userns", "user-nouserns",
-         "user-oldkernel", "user-nolandlock")  # fmt: skip
+MODES = ("root", "root-nocaps", "container-root", "container-nolandlock", "user-userns",
+         "user-nouserns", "user-oldkernel", "user-nolandlock")  # fmt: skip
 USER_MODES = ("user-userns", "user-nouserns", "user-oldkernel", "user-nolandlock")
-SECCOMP_MODES = ("container-root", "user-nouserns", "user-oldkernel", "user-nolandlock")
+SECCOMP_MODES = ("container-root", "container-nolandlock", "user-nouserns", "user-oldkernel",
+                 "user-nolandlock")  # fmt: skip
+CONTAINER_MODES = ("container-root", "container-nolandlock")
 # An older kernel, simulated: Landlock without its signal scope (ABI 5, Linux 6.10), or no
 # Landlock at all (landlock_create_ruleset: ENOSYS, as before Linux 5.13 or when disabled).
 EXECUTOR_OPTIONS = {"user-oldkernel": {"_worker_options": {"landlock_abi_max": 5}}}
-NO_LANDLOCK_MODES = ("user-nolandlock",)
+NO_LANDLOCK_MODES = ("container-nolandlock", "user-nolandlock")
 # Docker's default capability set; everything else (CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_BPF,
 # CAP_PERFMON, CAP_NET_ADMIN, CAP_SYS_RESOURCE, CAP_IPC_OWNER ...) is dropped.
 DOCKER_CAPS = ("chown", "dac_override", "fowner", "fsetid", "kill", "setgid", "setuid",
@@ -298,7 +301,7 @@ def mode_command(mode: str, inner: list[str]) -> list[str]:
     if mode in USER_MODES:
         inner = ["setpriv", f"--reuid={RUNNER_UID}", f"--regid={RUNNER_UID}", "--clear-groups",
                  "--inh-caps=-all", *inner]  # fmt: skip
-    elif mode == "container-root":
+    elif mode in CONTAINER_MODES:
         keep = ",".join("+" + c for c in DOCKER_CAPS)
         inner = ["setpriv", f"--bounding-set=-all,{keep}", "--inh-caps=-all", *inner]
     elif mode == "root-nocaps":  # the suite's old degraded set-up: user namespaces still work
@@ -363,6 +366,7 @@ class Run:
     final: dict = field(default_factory=dict)
     launches: list[dict] = field(default_factory=list)  # rc, stderr tail
     unsafe_probe: dict = field(default_factory=dict)  # the require_isolation="none" executor
+    scipy_probe: dict = field(default_factory=dict)  # a scipy.ndimage program's result
 
 
 def collect(mode: str, kind: str, cases: tuple[Case, ...] = CASES) -> Run:
@@ -439,6 +443,8 @@ def collect(mode: str, kind: str, cases: tuple[Case, ...] = CASES) -> Run:
                     forged.append(line)
                 elif "unsafe_probe" in msg:
                     run.unsafe_probe = msg["unsafe_probe"]
+                elif "scipy_probe" in msg:
+                    run.scipy_probe = msg["scipy_probe"]
                 elif "probe" in msg:
                     run.probe = msg["probe"]
                 elif "case" in msg:
@@ -484,10 +490,6 @@ def run_python(mode: str, args: list[str], env: dict[str, str], folder: Path,
     venv = folder / "venv"
     if not venv.exists():
         make_venv(folder, uid, interpreter(mode) or sys.executable)
-    for d in (folder, *folder.parents):
-        if d == Path("/"):
-            break
-        os.chmod(d, os.stat(d).st_mode | 0o005)  # reachable by the user (pytest's tmp is 0700)
     os.chown(folder, uid, uid)
     full = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(folder),
             "TMPDIR": str(folder), **env}  # fmt: skip
@@ -807,6 +809,35 @@ def _unsafe_probe() -> dict:
         return {"error": str(exc)}
 
 
+SCIPY = """import numpy as np
+from scipy import ndimage
+
+def transform(grid):
+    a = np.array(grid)
+    labels, n = ndimage.label(a > 0)
+    filled = ndimage.binary_fill_holes(a > 0)
+    return [[n, int(filled[1, 1])]]
+"""
+SCIPY_GRID = [[1, 1, 1, 0, 0], [1, 0, 1, 0, 2], [1, 1, 1, 0, 0]]
+SCIPY_ANSWER = [[2, 1]]  # two components; the ring's hole is filled
+
+
+def _scipy_probe(options: dict) -> dict:
+    """A program using scipy.ndimage, and one importing a module the sandbox lacks, in the
+    mode's default executor (or its refusal)."""
+    from arcnb.errors import ExecutorError
+    from arcnb.executor import Executor
+
+    try:
+        with Executor(workers=1, timeout=EXEC_TIMEOUT_S, **options) as ex:
+            (r,) = ex.run(SCIPY, [SCIPY_GRID])
+            (m,) = ex.run("import torch\ndef transform(g):\n    return g\n", [SCIPY_GRID])
+            return {"status": r.status, "output": r.output, "error": r.error,
+                    "missing": [m.status, m.error_type, m.error]}  # fmt: skip
+    except ExecutorError as exc:
+        return {"refused": str(exc)}
+
+
 def _big_program_check(config: dict) -> dict:
     """A 160 KB program queued behind a busy one: submit() must return before the busy one
     ends (a blocking pipe write would wait for it), and the big program must run normally."""
@@ -869,10 +900,12 @@ def runner_main(spec_path: str) -> None:
     _emit({"probe": _probe_mode()})
     sentinel = subprocess.Popen([sys.executable, "-I", "-c", "import time; time.sleep(3600)"])
     config = dict(spec["config"], runner_pid=os.getpid(), sentinel_pid=sentinel.pid)
-    jail_glob = [os.path.join(d, "arcnb-jail-*") for d in (spec["tmp"], "/tmp")]
+    # The workers' TMPDIR (only there: another process's pool may be using /tmp meanwhile)
+    jail_glob = [os.path.join(spec["tmp"], "arcnb-jail-*")]
     jails_before = {p for g in jail_glob for p in glob.glob(g)}
     if spec["kind"] == "sandbox" and spec["cases"] and not spec["cases"][0]["fatal"]:
         _emit({"unsafe_probe": _unsafe_probe()})
+        _emit({"scipy_probe": _scipy_probe(spec["executor"])})
     try:
         for case in spec["cases"]:
             if sentinel.poll() is not None:  # killed by an earlier case: a fresh one

@@ -489,3 +489,14 @@ def test_jails_go_when_the_runner_is_killed_and_stale_ones_are_swept(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, env=env)
     assert out.stdout.strip() == b"ok", out.stderr
     assert _jails(tmp_path) == [alive, other]
+
+
+def test_dataclasses_in_programs(ex):
+    """Model-written programs define @dataclass helpers at the top level: the program is a
+    real module (in sys.modules), so dataclasses can look it up."""
+    code = (
+        "from dataclasses import dataclass, field\n\n@dataclass\nclass Blob:\n"
+        "    colour: int\n    cells: list = field(default_factory=list)\n\n"
+        "def transform(grid):\n    b = Blob(grid[0][0], [1, 2])\n    return [[b.colour, len(b.cells)]]\n"
+    )
+    assert [r.output for r in ex.run(code, GRIDS)] == [[[1, 2]], [[5, 2]]]

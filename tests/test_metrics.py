@@ -117,6 +117,7 @@ def test_summarize_hand_computed():
         "max_length_responses": 1,  # t2 a2
         "timeout_responses": 1,
         "api_failure_responses": 1,
+        "module_not_available_responses": 0,
         # Final turns, each attempt's mean over its examples (failed calls count 0):
         # train t1 a0 1.0, t2 a2 0.5; test t1 a0 0.5, a1 1.0, a2 0.125, t2 a2 1.0.
         "mean_train_pixel_accuracy": 1.5,

@@ -423,3 +423,42 @@ def test_bundled_local_model_end_to_end(env):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["local_model"] is True and config["model"] == "smollm2-135m-instruct"
     assert "pass2_weighted" in out
+
+
+SCIPY_FILL = """I'll fill every region the green walls enclose.
+```python
+import numpy as np
+from scipy import ndimage
+
+def transform(grid):
+    a = np.array(grid)
+    inside = ndimage.binary_fill_holes(a == 3) & (a == 0)
+    a[inside] = 4
+    return a
+```"""
+TORCH = (
+    "```python\nimport torch\n\ndef transform(grid):\n    return torch.tensor(grid).tolist()\n```"
+)
+
+
+def test_scipy_programs_run_and_missing_modules_are_counted(env):
+    """A real ARC task (00d62c1b: fill what the green walls enclose) solved with
+    scipy.ndimage through the whole run; a program importing torch fails as its own
+    category, in its record and in the summary."""
+    with ScriptedServer({"rules": [{"match": "", "responses": [{"content": SCIPY_FILL},
+                                                               {"content": TORCH}]}]}) as s:  # fmt: skip
+        result = run_eval(
+            dataset="arc-agi-1", task_ids="00d62c1b", base_url=s.base_url, model="scripted",
+            max_attempts=2, max_workers=1, output_dir=str(env / "logs"), progress=False,
+        )  # fmt: skip
+    records = read_attempts(result.run_dir)
+    assert len(records) == 2
+    (solved,) = [r for r in records if "scipy" in r["code"]]
+    (missing,) = [r for r in records if "torch" in r["code"]]
+    assert solved["all_train_correct"] and all(e["correct"] for e in solved["test"])
+    assert all(
+        e["error"].startswith("ModuleNotAvailable: module 'torch'") for e in missing["train"]
+    )
+    m = result.summary["metrics"]
+    assert m["pass2_weighted"] == 1.0
+    assert m["module_not_available_responses"] == 0.5

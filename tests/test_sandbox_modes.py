@@ -16,6 +16,8 @@ where nothing contains it: a battery that can never detect anything would pass t
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 
 import pytest
 import sandbox_modes as sm
@@ -30,16 +32,17 @@ NO_USERNS = ("user-nouserns", "user-oldkernel", "user-nolandlock")
 NOT_IN_BARE: dict[str, dict[str, str]] = {
     "read_shadow": {m: "an ordinary uid cannot read /etc/shadow" for m in sm.USER_MODES},
     "tmpfs_mount": {
-        m: "no CAP_SYS_ADMIN, no user namespace to get one" for m in ("container-root", *NO_USERNS)
+        m: "no CAP_SYS_ADMIN, no user namespace to get one"
+        for m in (*sm.CONTAINER_MODES, *NO_USERNS)
     },
     "setns_network": {
         m: "setns() needs CAP_SYS_ADMIN over the target namespace"
-        for m in ("root-nocaps", "container-root", *sm.USER_MODES)
+        for m in ("root-nocaps", *sm.CONTAINER_MODES, *sm.USER_MODES)
     },
     "chroot_escape": {m: "chroot needs CAP_SYS_CHROOT, no user namespace" for m in NO_USERNS},
     "bpf": {
         m: "kernel.unprivileged_bpf_disabled: only CAP_BPF/CAP_SYS_ADMIN"
-        for m in ("container-root", *sm.USER_MODES)
+        for m in (*sm.CONTAINER_MODES, *sm.USER_MODES)
     },
     "mknod_device": {m: "mknod of a device needs CAP_MKNOD" for m in sm.USER_MODES},
 }
@@ -65,8 +68,10 @@ LABELS: dict[str, dict | None] = {
     "root-nocaps": {"level": "partial", "namespaces": ["user", "net", "mount", "ipc", "pid"],
                     "filesystem": "chroot+mounts", "uid": "runner's (user namespace)",
                     "signals": "pid namespace", "network": "netns"},
-    "container-root": {"level": "partial", "namespaces": [], "filesystem": "chroot",
+    "container-root": {"level": "partial", "namespaces": [], "filesystem": "landlock",
                        "uid": "unprivileged", "signals": "own uid", "network": "seccomp"},
+    "container-nolandlock": {"level": "partial", "namespaces": [], "filesystem": "chroot",
+                             "uid": "unprivileged", "signals": "own uid", "network": "seccomp"},
     "user-userns": {"level": "partial", "namespaces": ["user", "net", "mount", "ipc", "pid"],
                     "filesystem": "chroot+mounts", "uid": "runner's (user namespace)",
                     "signals": "pid namespace", "network": "netns"},
@@ -108,13 +113,13 @@ def test_mode_is_simulated(mode):
         assert probe["uid"] == 0 and eff >> CAP_SYS_ADMIN & 1 and probe["userns"]
     elif mode == "root-nocaps":
         assert probe["uid"] == 0 and not eff >> CAP_SYS_ADMIN & 1 and probe["userns"]
-    elif mode == "container-root":
+    elif mode in sm.CONTAINER_MODES:
         assert probe["uid"] == 0 and not eff >> CAP_SYS_ADMIN & 1 and not probe["userns"]
         assert eff == bnd and probe["seccomp"] == "2"
     else:
         assert probe["uid"] == sm.RUNNER_UID and eff == 0
         assert probe["userns"] == (mode == "user-userns")
-    assert (probe["landlock"] > 0) == (mode != "user-nolandlock"), probe
+    assert (probe["landlock"] > 0) == (mode not in sm.NO_LANDLOCK_MODES), probe
 
 
 @pytest.mark.parametrize(("mode", "case"), list(_contained_params()))
@@ -176,7 +181,16 @@ def test_attack_works_without_sandbox(mode, case, works):
         assert not v["leaks"], f"{case} unexpectedly works here: {NOT_IN_BARE[case][mode]}"
 
 
-def test_cli_refuses_before_any_request_where_nothing_confines(scripted_server, tmp_path):
+@pytest.fixture
+def user_folder():
+    """A folder the simulated user can reach, outside pytest's tmp (0700, and reset to 0700
+    by any pytest session that starts meanwhile)."""
+    folder = Path(tempfile.mkdtemp(prefix="arcnb-modes-cli-", dir="/tmp"))
+    yield folder
+    sm._remove(str(folder))
+
+
+def test_cli_refuses_before_any_request_where_nothing_confines(scripted_server, user_folder):
     """`arcnb run` on a machine where nothing can confine model code (an ordinary user, no user
     namespaces, no Landlock): one error line, exit 2, no request sent, nothing written. With
     the explicit opt-in it runs, and config.json says level "none"."""
@@ -186,8 +200,7 @@ def test_cli_refuses_before_any_request_where_nothing_confines(scripted_server, 
         pytest.skip(f"{mode} cannot be simulated here: {reason}")
     program = "```python\ndef transform(grid):\n    return [row[::-1] for row in grid]\n```"
     server = scripted_server({"default": {"content": program}})
-    folder = tmp_path / "home"
-    folder.mkdir()
+    folder = user_folder
     logs = folder / "logs"
     args = ["-m", "arcnb.cli", "run", "--base-url", server.base_url, "--model", "m",
             "--api-key-env", "MY_KEY", "--task-ids", "3c9b0459", "--max-attempts", "1",
@@ -207,3 +220,17 @@ def test_cli_refuses_before_any_request_where_nothing_confines(scripted_server, 
     isolation = json.loads(config.read_text())["isolation"]
     assert isolation["level"] == "none" and isolation["required"] == "none"
     assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("mode", sm.MODES)
+def test_scipy_in_every_mode(mode):
+    """A program using scipy.ndimage (label, binary_fill_holes) runs in every mode the
+    executor runs in; importing a module the sandbox lacks is its own error category."""
+    probe = run_of(mode, "sandbox").scipy_probe
+    if LABELS[mode] is None:
+        assert "refuses to run model code" in probe.get("refused", ""), probe
+        return
+    assert (probe["status"], probe["output"]) == ("ok", sm.SCIPY_ANSWER), probe
+    status, error_type, error = probe["missing"]
+    assert (status, error_type) == ("error", "ModuleNotAvailable"), probe
+    assert "'torch' is not available in the sandbox" in error
