@@ -193,7 +193,7 @@ def _calls(node: ast.AST, names: set[str]) -> bool:
 def _free_names(node: ast.AST) -> set[str]:
     """Names read somewhere in ``node`` and bound nowhere in it (a close approximation of
     its free names: a local that shadows a global hides that global everywhere)."""
-    read, bound = set(), set()
+    read, bound, declared = set(), set(), set()
     for n in ast.walk(node):
         if isinstance(n, ast.Name):
             (read if isinstance(n.ctx, ast.Load) else bound).add(n.id)
@@ -205,7 +205,9 @@ def _free_names(node: ast.AST) -> set[str]:
             bound.add((n.asname or n.name).split(".")[0])
         elif isinstance(n, ast.ExceptHandler) and n.name:
             bound.add(n.name)
-    return read - bound
+        elif isinstance(n, ast.Global):
+            declared.update(n.names)  # module-level names, even where assigned
+    return (read - bound) | declared
 
 
 def _top_level_names(tree: ast.Module) -> set[str]:

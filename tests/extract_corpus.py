@@ -281,6 +281,7 @@ def transform(grid):
         "id": "main_harness_in_an_earlier_block_is_left_out",
         "content": """```python
 def rotate(grid):
+    # 180° rotation: the rows reversed, then each row — «à l'envers»
     return [row[::-1] for row in grid[::-1]]
 
 
@@ -296,6 +297,7 @@ def transform(grid):
     return rotate(grid)
 ```""",
         "program": """def rotate(grid):
+    # 180° rotation: the rows reversed, then each row — «à l'envers»
     return [row[::-1] for row in grid[::-1]]
 
 

@@ -189,6 +189,12 @@ def test_imports_go_first_and_a_recursive_helper_is_taken_once():
     assert extract_code(text) == f"import numpy as np\n\n\n{fill}\n\n\n{final}"
 
 
+def test_a_global_declared_in_the_final_block_is_taken_from_earlier():
+    counter = "CALLS = 0"
+    final = "def transform(grid):\n    global CALLS\n    CALLS += 1\n    return grid"
+    assert extract_code(f"{block(counter)}\n{block(final)}") == f"{counter}\n\n\n{final}"
+
+
 def test_blocks_after_the_final_one_and_other_texts_are_not_used():
     helper = "def helper(g):\n    return g"
     final = "def transform(grid):\n    return helper(grid)"
