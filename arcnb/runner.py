@@ -362,6 +362,7 @@ class _Run:
         # the known costs of the latest turns (USD), for the budget's estimate of a request
         self.costs: deque[float] = deque(maxlen=_ESTIMATE_WINDOW)
         self.estimate: float | None = None  # USD per request, last used by the budget
+        self._observed: float | None = None  # the percentile of `costs`; None: to compute
         self.n_cost_unknown = 0  # turns whose cost is unknown (no price for the model)
         # (task id, attempt) -> (turn, byte offset, final) of each turn logged before a resume
         self.previous: dict[tuple[str, int], list[tuple[int, int, bool]]] = {}
@@ -460,6 +461,7 @@ class _Run:
             self.spent += record["cost_usd"]
             self.n_cost_samples += 1
             self.costs.append(record["cost_usd"])
+            self._observed = None
         else:
             self.n_cost_unknown += 1
 
@@ -707,8 +709,10 @@ class _Run:
         none is sent).
         """
         if self.costs:
-            ordered = sorted(self.costs)
-            return ordered[math.ceil(0.9 * len(ordered)) - 1]
+            if self._observed is None:  # once per cost seen, not once per waiter woken
+                ordered = sorted(self.costs)
+                self._observed = ordered[math.ceil(0.9 * len(ordered)) - 1]
+            return self._observed
         p_in, p_out = self.prices
         prompt_tokens = sum(len(str(m.get("content") or "")) for m in messages) / 2
         out_tokens = self.params.get("max_tokens") or self.params.get("max_completion_tokens")
