@@ -585,6 +585,9 @@ def format_table(summary: Mapping[str, Any]) -> str:
         f"tokens: {tokens.get('prompt', 0):,} prompt, {tokens.get('completion', 0):,} completion"
     )
     footer += f"; cost: {format_cost(cost, summary.get('cost_unknown_attempts') or 0)}"
+    budget = summary.get("budget")
+    if budget:
+        footer += f" of ${budget['cap_usd']:g} cap ({100 * budget['spent_fraction']:.0f}%)"
     return "\n".join([*lines, footer])
 
 

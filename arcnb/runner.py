@@ -14,9 +14,10 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from arcnb.evaluate import evaluate_program_async
 from arcnb.executor import Executor
 from arcnb.extract import extract_code
 from arcnb.llm import (
+    ANSWER_ROOM_TOKENS,
     OPENAI_KEY_ENV,
     LLMClient,
     api_key_for,
@@ -53,6 +55,7 @@ from arcnb.tasks import Task, dataset_record, load_tasks, tasks_sha256
 logger = logging.getLogger("arcnb")
 
 LOCAL_MAX_TOKENS = 1024  # default answer budget for the bundled demonstration model
+_ESTIMATE_WINDOW = 1000  # the budget estimates a request from the latest turns' costs
 
 
 @dataclass
@@ -356,6 +359,10 @@ class _Run:
         self.cfg, self.tasks, self.executor, self.prices = cfg, tasks, executor, prices
         self.spent = 0.0
         self.n_cost_samples = 0  # turns of known cost (in `spent`)
+        # the known costs of the latest turns (USD), for the budget's estimate of a request
+        self.costs: deque[float] = deque(maxlen=_ESTIMATE_WINDOW)
+        self.estimate: float | None = None  # USD per request, last used by the budget
+        self._observed: float | None = None  # the percentile of `costs`; None: to compute
         self.n_cost_unknown = 0  # turns whose cost is unknown (no price for the model)
         # (task id, attempt) -> (turn, byte offset, final) of each turn logged before a resume
         self.previous: dict[tuple[str, int], list[tuple[int, int, bool]]] = {}
@@ -394,6 +401,7 @@ class _Run:
         self._prompts: dict[str, tuple[list[dict], str]] = {}  # live task -> messages, sha256
         self._live: dict[str, dict[int, dict]] = {}  # live task -> attempt -> latest record
         self.in_flight = 0
+        self._settled = asyncio.Event()  # set (and replaced) each time a request ends
         self.stopped_by: str | None = None  # "budget", "auth", "max_failures", "disk_full"
         self.disk_error: DiskFullError | None = None
         self.auth_error: str | None = None
@@ -452,6 +460,8 @@ class _Run:
         if record.get("cost_usd") is not None:
             self.spent += record["cost_usd"]
             self.n_cost_samples += 1
+            self.costs.append(record["cost_usd"])
+            self._observed = None
         else:
             self.n_cost_unknown += 1
 
@@ -655,23 +665,58 @@ class _Run:
             build_refinement_message(task, code, feedback),
         ]
 
-    def _reserve(self) -> None:
-        """Refuse a new request when spent + in flight (+ this one) could pass --max-cost."""
-        if self.cfg.max_cost is None:
-            return
-        per_request = self._expected_cost()
-        if self.spent + (self.in_flight + 1) * per_request > self.cfg.max_cost:
-            self.stopped_by = "budget"
-            logger.warning("budget: stopping new requests at $%.4f spent", self.spent)
-            raise _Stop
+    async def _admit(self, messages: list[dict]) -> None:
+        """Wait until one more request fits under --max-cost beside those in flight.
 
-    def _expected_cost(self) -> float:
-        if self.n_cost_samples:
-            return self.spent / self.n_cost_samples
+        A request is sent when the cost spent plus the estimate (`_request_estimate`) for it
+        and for each request in flight stays within the cap; otherwise it waits for one in
+        flight to end, so concurrency shrinks with the remaining budget. With nothing in
+        flight and still no room, the run stops issuing requests (``stopped_by`` "budget").
+
+        Raises:
+            _Stop: The run has stopped (budget, auth, --max-failures or a full disk).
+        """
+        while True:
+            if self.stopped_by:
+                raise _Stop
+            if self.cfg.max_cost is None:
+                return
+            self.estimate = self._request_estimate(messages)
+            if self.spent + (self.in_flight + 1) * self.estimate <= self.cfg.max_cost:
+                return
+            if self.in_flight == 0:
+                self.stopped_by = "budget"
+                logger.warning(
+                    "budget: stopping new requests at $%.4f spent of $%g (about $%.4f a request)",
+                    *(self.spent, self.cfg.max_cost, self.estimate),
+                )
+                self._settle()  # the others waiting stop too
+                raise _Stop
+            await self._settled.wait()
+
+    def _settle(self) -> None:
+        """Wake the requests waiting for budget (a request ended, or the run stopped)."""
+        self._settled.set()
+        self._settled = asyncio.Event()
+
+    def _request_estimate(self, messages: list[dict]) -> float:
+        """USD one more request is expected to cost, from this run's own costs.
+
+        With costs seen: the 90th percentile of the turns' known costs (the highest of them
+        until there are 10), so that a request in flight is rarely under-counted. Before any:
+        a cautious guess from the prompt, 2 characters a token (ARC grids are about one token
+        per cell and its separator), with the full output budget (max tokens, or 8000 when
+        none is sent).
+        """
+        if self.costs:
+            if self._observed is None:  # once per cost seen, not once per waiter woken
+                ordered = sorted(self.costs)
+                self._observed = ordered[math.ceil(0.9 * len(ordered)) - 1]
+            return self._observed
         p_in, p_out = self.prices
-        # Before any answer: a typical ARC prompt (about 3k tokens) and the full output budget.
+        prompt_tokens = sum(len(str(m.get("content") or "")) for m in messages) / 2
         out_tokens = self.params.get("max_tokens") or self.params.get("max_completion_tokens")
-        return (3000 * p_in + (out_tokens or 4000) * p_out) / 1e6
+        return (prompt_tokens * p_in + (out_tokens or ANSWER_ROOM_TOKENS) * p_out) / 1e6
 
     async def _turn(
         self,
@@ -683,20 +728,21 @@ class _Run:
         feedback: str | None,
     ) -> dict:
         async with self.sem:
-            if self.stopped_by:
-                raise _Stop
-            self._reserve()
+            await self._admit(messages)
             self.in_flight += 1
+            resp = None
             try:
                 resp = await self.llm.complete(messages)
             finally:
                 self.in_flight -= 1
+                if resp is not None and resp.failure != "auth":
+                    self._count_failure(resp.failure, resp.error)
+                    self._count_cost({"cost_usd": resp.cost_usd})
+                self._settle()
         if resp.failure == "auth":  # not recorded: a resume with the right key asks again
             if self.stopped_by != "auth":
                 self.stopped_by, self.auth_error = "auth", resp.error
             raise _Stop
-        self._count_failure(resp.failure, resp.error)
-        self._count_cost({"cost_usd": resp.cost_usd})
         code = None if resp.failure else extract_code(resp.content, resp.reasoning)
         ev = await evaluate_program_async(code, task, self.executor)
         all_train = ev.all_train_correct
@@ -770,6 +816,17 @@ class _Run:
             else:
                 print(line, file=sys.stderr)
 
+    def _budget(self, spent: float | None) -> dict | None:
+        """summary.json's spent vs cap (None without --max-cost)."""
+        if self.cfg.max_cost is None:
+            return None
+        return {
+            "cap_usd": self.cfg.max_cost,
+            "spent_usd": spent or 0.0,
+            "spent_fraction": (spent or 0.0) / self.cfg.max_cost,
+            "request_estimate_usd": self.estimate,  # the last one the budget used
+        }
+
     def _summarise(self, duration_s: float) -> dict:
         """summary.json and programs.parquet, streamed from attempts.jsonl in one read."""
         builder = SummaryBuilder(
@@ -790,6 +847,7 @@ class _Run:
             subset=_subset_label(self.cfg),
             stopped_by=self.stopped_by,
             max_cost=self.cfg.max_cost,
+            budget=self._budget(summary["cost_usd"]),
             duration_s=duration_s,
             finished_at=_now(),
             resumed=bool(self.cfg.resume),

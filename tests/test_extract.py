@@ -1,8 +1,12 @@
 """Tests for arcnb.extract: code extraction and splitting off ``<think>`` blocks."""
 
 import pytest
+from extract_corpus import CASES, TASK
 
+from arcnb.evaluate import evaluate_program
+from arcnb.executor import Executor
 from arcnb.extract import extract_code, join_reasoning, split_think
+from arcnb.tasks import load_task
 
 FIRST = "def transform(grid):\n    return grid"
 SECOND = "def transform(grid):\n    return [row[::-1] for row in grid]"
@@ -161,3 +165,69 @@ def test_several_blocks_in_the_answer_keep_the_usual_rule():
         f"{block(FIRST)}\n{block(SECOND)}\n```python\nprint(transform([[1]]))\n```\n"
     )
     assert extract_code(content) == SECOND
+
+
+# ---- earlier blocks' definitions ----
+
+
+def test_earlier_helper_is_put_before_the_final_block():
+    helper = "def helper(g):\n    return g[::-1]"
+    final = "def transform(grid):\n    return helper(grid)"
+    assert extract_code(f"{block(helper)}\n{block(final)}") == f"{helper}\n\n\n{final}"
+
+
+def test_final_blocks_own_definition_wins_and_transform_is_never_taken_from_earlier():
+    early = "def helper(g):\n    return 1\n\ndef transform(g):\n    return 2"
+    final = "def helper(g):\n    return g\n\ndef transform(grid):\n    return helper(grid)"
+    assert extract_code(f"{block(early)}\n{block(final)}") == final
+
+
+def test_imports_go_first_and_a_recursive_helper_is_taken_once():
+    fill = "def fill(g, n):\n    return g if n == 0 else fill(np.flipud(g), n - 1)"
+    final = "def transform(grid):\n    return fill(grid, 2).tolist()"
+    text = f"{block(fill)}\n{block('import numpy as np')}\n{block(final)}"
+    assert extract_code(text) == f"import numpy as np\n\n\n{fill}\n\n\n{final}"
+
+
+def test_a_global_declared_in_the_final_block_is_taken_from_earlier():
+    counter = "CALLS = 0"
+    final = "def transform(grid):\n    global CALLS\n    CALLS += 1\n    return grid"
+    assert extract_code(f"{block(counter)}\n{block(final)}") == f"{counter}\n\n\n{final}"
+
+
+def test_blocks_after_the_final_one_and_other_texts_are_not_used():
+    helper = "def helper(g):\n    return g"
+    final = "def transform(grid):\n    return helper(grid)"
+    assert extract_code(f"{block(final)}\n{block(helper)}") == final
+    assert extract_code(f"<think>{block(helper)}</think>{block(final)}") == final
+
+
+# ---- a corpus of realistic responses, each extracted and run through the executor ----
+
+
+@pytest.fixture(scope="module")
+def task_and_executor():
+    with Executor(workers=1, timeout=5.0) as executor:
+        yield load_task(*TASK), executor
+
+
+def _outcome(code, task, executor) -> str:
+    if code is None:
+        return "no_code"
+    ev = evaluate_program(code, task, executor)
+    if ev.all_train_correct and all(o.correct for o in ev.test):
+        return "solved"
+    errors = [o.error for o in ev.train if o.error]
+    return errors[0].split(":")[0] if errors else "wrong"
+
+
+def test_corpus_is_large_and_covers_each_outcome():
+    assert len(CASES) >= 20 and len({c["id"] for c in CASES}) == len(CASES)
+    assert {c["outcome"] for c in CASES} >= {"solved", "wrong", "no_code", "NameError"}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_corpus(case, task_and_executor):
+    code = extract_code(case["content"], case.get("reasoning"))
+    assert code == case["program"]
+    assert _outcome(code, *task_and_executor) == case["outcome"]

@@ -160,19 +160,65 @@ def test_multi_endpoint_spreading(env):
     assert endpoints == {s1.base_url, s2.base_url}
 
 
-def test_budget_stop(env, scripted_run):
-    make_tasks(env / "tasks", ["a", "b", "c", "d"])
-    usage = {"prompt_tokens": 1000, "completion_tokens": 1000}  # $0.002 per request below
+# $2 / $8 per million tokens; 3000 prompt + 1000 or 3000 completion tokens a request.
+SMALL, LARGE = {"prompt_tokens": 3000, "completion_tokens": 1000}, {
+    "prompt_tokens": 3000, "completion_tokens": 3000}  # fmt: skip
+COST = {"small": 0.014, "large": 0.030}  # USD per request at those prices
+
+
+def _budget_script(kinds: list[str]) -> dict:
+    usage = {"small": SMALL, "large": LARGE}
+    return {"rules": [{"match": "", "responses": [
+        {"content": WRONG, "usage": usage[k], "delay": 0.02} for k in kinds]}]}  # fmt: skip
+
+
+@pytest.mark.parametrize("kinds", [["small"], ["small", "large", "small"]], ids=["fixed", "mixed"])
+def test_budget_spends_the_cap(env, scripted_run, kinds):
+    """A cap worth about 25 requests, 16 workers and 96 attempts on offer: the run spends at
+    least 80% of the cap and never more than the cap plus one request."""
+    make_tasks(env / "tasks", [f"t{i:02}" for i in range(12)])
+    mean = sum(COST[k] for k in kinds) / len(kinds)
+    cap = round(25 * mean, 4)
     run = scripted_run(
-        env, {"default": {"content": WRONG, "usage": usage, "delay": 0.02}}, api_key=KEY,
-        max_attempts=8, max_workers=2, price_in=1.0, price_out=1.0, max_cost=0.02,
+        env, _budget_script(kinds), api_key=KEY, max_attempts=8, max_workers=16,
+        price_in=2.0, price_out=8.0, max_cost=cap,
     )  # fmt: skip
-    s, n_requests = run.result.summary, len(run.requests)
-    assert s["stopped_by"] == "budget"
-    assert s["cost_usd"] <= 0.02 + 1e-9
-    assert 5 <= n_requests <= 10  # stopped near the cap, not after all 32
-    assert s["n_tasks"] == 4  # every task asked for stays in the denominator
-    assert s["n_attempts"] == n_requests
+    records = read_attempts(run.run_dir)
+    costs = [r["cost_usd"] for r in records]
+    assert len(records) == len(run.requests) and None not in costs  # every request recorded
+    spent = sum(costs)
+    assert 0.8 * cap <= spent <= cap + max(COST[k] for k in kinds)
+    s = run.result.summary
+    assert s["stopped_by"] == "budget" and s["n_tasks"] == 12  # tasks cut short still count
+    assert s["budget"]["cap_usd"] == cap
+    assert s["budget"]["spent_usd"] == pytest.approx(spent) == s["cost_usd"]
+    assert s["budget"]["spent_fraction"] == pytest.approx(spent / cap)
+    assert s["budget"]["request_estimate_usd"] in {COST[k] for k in kinds}  # observed, not max
+    assert f"of ${cap:g} cap ({100 * spent / cap:.0f}%)" in run.result.table()
+
+
+def test_budget_raised_on_resume_is_spent_too(env, scripted_run):
+    make_tasks(env / "tasks", [f"t{i:02}" for i in range(12)])
+    script, cap = _budget_script(["small"]), 10 * COST["small"]
+    first = scripted_run(env, script, api_key=KEY, max_attempts=8, max_workers=16,
+                         price_in=2.0, price_out=8.0, max_cost=cap)  # fmt: skip
+    assert first.result.summary["stopped_by"] == "budget"
+    with ScriptedServer(script) as server:
+        again = run_eval(
+            resume=str(first.run_dir), base_url=server.base_url, max_cost=3 * cap, progress=False
+        )
+    spent = sum(r["cost_usd"] for r in read_attempts(first.run_dir))
+    assert 0.8 * 3 * cap <= spent <= 3 * cap + COST["small"]
+    assert again.summary["budget"]["spent_usd"] == pytest.approx(spent)
+    assert again.summary["budget"]["cap_usd"] == 3 * cap
+
+
+def test_no_budget_without_a_cap(env, scripted_run):
+    make_tasks(env / "tasks", ["a"])
+    run = scripted_run(env, _budget_script(["small"]), api_key=KEY, max_attempts=2,
+                       price_in=2.0, price_out=8.0)  # fmt: skip
+    assert run.result.summary["budget"] is None and len(run.requests) == 2
+    assert " cap " not in run.result.table()
 
 
 @pytest.mark.parametrize("priced", [False, True])
