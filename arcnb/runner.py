@@ -115,8 +115,9 @@ async def run_eval_async(**kwargs: Any) -> EvalResult:
 
     Raises:
         InputError: A setting, dataset, subset or task id is invalid, or the key a model needs
-            is missing or would go where it must not (see `arcnb.llm.api_key_for`); nothing
-            is written then.
+            is missing or would go where it must not (see `arcnb.llm.api_key_for`), or the
+            bundled model is to answer and the ``local`` extra is missing (`MissingExtraError`);
+            nothing is written then.
         AuthError: The endpoint refused the key (401/403); the run stopped at once and is
             resumable (the refused requests were not recorded).
         RunFailedError: Every request of the run failed, or ``max_failures`` stopped it; the
@@ -135,6 +136,10 @@ async def run_eval_async(**kwargs: Any) -> EvalResult:
     if cfg.resume:
         _check_resume_data(cfg, tasks)
     use_local = _wants_local_model(cfg)
+    if use_local:  # without the local extra: one line saying how to get it, nothing written
+        from arcnb.localmodel import require_extra
+
+        require_extra()
     api_key = None
     if not use_local:  # every key check before anything is written or started
         if cfg.model is None:

