@@ -106,6 +106,18 @@ class RunConfig:
     )
     max_attempts: int = setting(8, help="attempts per task", metavar="N")
     max_workers: int = setting(16, help="concurrent API requests; 256+ is fine", metavar="N")
+    rpm: int | None = setting(
+        None,
+        help="at most N request starts a minute, shared by all workers, endpoints and retries: "
+        "starts are spaced evenly, 60/N seconds apart (so never more than N in any 60 s)",
+        metavar="N",
+    )
+    rate_limit_delay: float = setting(
+        0.0,
+        help="at least S seconds between request starts, shared as --rpm; with both, the "
+        "longer spacing wins",
+        metavar="S",
+    )
     max_turns: int = setting(
         1, help="turns per attempt; >1 refines with train feedback", metavar="N"
     )
@@ -170,6 +182,15 @@ class RunConfig:
             (self.max_attempts >= 1, f"--max-attempts must be >= 1, got {self.max_attempts}"),
             (self.max_workers >= 1, f"--max-workers must be >= 1, got {self.max_workers}"),
             (self.max_turns >= 1, f"--max-turns must be >= 1, got {self.max_turns}"),
+            (
+                self.rpm is None or self.rpm >= 1,
+                f"--rpm must be a number of requests per minute >= 1, got {self.rpm}",
+            ),
+            (
+                0 <= self.rate_limit_delay < math.inf,
+                "--rate-limit-delay must be a finite number of seconds >= 0, "
+                f"got {self.rate_limit_delay}",
+            ),
             (
                 1 <= self.repeat_runs <= 10,
                 f"--repeat-runs must be between 1 and 10, got {self.repeat_runs}",

@@ -33,6 +33,7 @@ from arcnb.llm import (
     ANSWER_ROOM_TOKENS,
     OPENAI_KEY_ENV,
     LLMClient,
+    RateLimiter,
     api_key_for,
     price_for,
     request_params,
@@ -161,9 +162,13 @@ async def run_eval_async(**kwargs: Any) -> EvalResult:
         with executor:
             stamp = datetime.now(UTC)
             runs = []
+            # one limiter for the whole call: repeat runs follow each other at its spacing too
+            limiter = RateLimiter(cfg.rpm, cfg.rate_limit_delay)
             for r in range(cfg.repeat_runs):
                 suffix = f"_r{r + 1}" if cfg.repeat_runs > 1 else ""
-                run = _Run(cfg, tasks, api_key, prices, executor, stamp, suffix, local is not None)
+                run = _Run(
+                    cfg, tasks, api_key, prices, executor, stamp, suffix, local is not None, limiter
+                )
                 runs.append(await run.execute())
         result = EvalResult(runs)
         if len(runs) > 1:
@@ -202,6 +207,7 @@ _RESUME_FIXED = (
 # and how fast, not what they ask. max_cost may only rise (checked on its own).
 _RESUME_CHANGEABLE = (
     *("base_url", "max_workers", "api_timeout", "progress", "exec_workers", "exec_timeout"),
+    *("rpm", "rate_limit_delay"),
     *("max_failures", "api_key_env", "allow_insecure_key"),  # e.g. after a refused key
     "require_isolation",
 )
@@ -355,6 +361,7 @@ class _Run:
         stamp: datetime,
         suffix: str,
         local_model: bool,
+        limiter: RateLimiter,
     ) -> None:
         self.cfg, self.tasks, self.executor, self.prices = cfg, tasks, executor, prices
         self.spent = 0.0
@@ -396,6 +403,7 @@ class _Run:
             params=self.params,
             api_timeout=cfg.api_timeout,
             prices=prices,
+            rate_limiter=limiter,
         )
         self.local_model = local_model
         self._prompts: dict[str, tuple[list[dict], str]] = {}  # live task -> messages, sha256

@@ -160,6 +160,42 @@ def test_multi_endpoint_spreading(env):
     assert endpoints == {s1.base_url, s2.base_url}
 
 
+@pytest.mark.parametrize(
+    ("limits", "spacing"),
+    [
+        ({"rate_limit_delay": 0.3}, 0.3),
+        ({"rpm": 150}, 0.4),  # 60 / 150 s
+        ({"rpm": 600, "rate_limit_delay": 0.3}, 0.3),  # the longer spacing wins
+    ],
+    ids=["delay", "rpm", "both"],
+)
+def test_rate_limit_spaces_request_starts(env, limits, spacing):
+    """One limiter for all workers, both endpoints and the retries: every request reaches one
+    of the two servers at least `spacing` seconds after the one before (minus 50 ms for the
+    trip through the loopback), with 8 workers that would otherwise send them all at once."""
+    tasks = make_tasks(env / "tasks", ["a", "b"])
+    # Answers take 0.5 s, so requests overlap: the spacing is of starts, not of answers.
+    # The first request (task a, to the first endpoint) is refused once: its retry is spaced too.
+    slow = {"content": FLIP, "delay": 0.5}
+    first_429 = {"rules": [{"match": key_of(tasks["a"]), "cycle": False, "responses": [
+        {"status": 429, "retry_after": 0}, slow]}], "default": slow}  # fmt: skip
+    with ScriptedServer(first_429) as s1, ScriptedServer({"default": slow}) as s2:
+        result = run_eval(
+            dataset=str(env / "tasks"), subset="all_evaluation",
+            base_url=[s1.base_url, s2.base_url], model="scripted", max_attempts=3,
+            max_workers=8, output_dir=str(env / "logs"), progress=False, **limits,
+        )  # fmt: skip
+        arrivals = sorted(r["_t"] for r in s1.requests + s2.requests)
+        assert s1.requests and s2.requests
+    tries = [r["tries"] for r in read_attempts(result.run_dir)]
+    assert len(tries) == 6 and 2 in tries and len(arrivals) == sum(tries)
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    assert min(gaps) >= spacing - 0.05, gaps
+    assert result.summary["metrics"]["pass2_weighted"] == 1.0
+    settings = json.loads((result.run_dir / "config.json").read_text())["settings"]
+    assert {k: settings[k] for k in limits} == limits
+
+
 # $2 / $8 per million tokens; 3000 prompt + 1000 or 3000 completion tokens a request.
 SMALL, LARGE = {"prompt_tokens": 3000, "completion_tokens": 1000}, {
     "prompt_tokens": 3000, "completion_tokens": 3000}  # fmt: skip
