@@ -21,6 +21,11 @@ DEFAULT_MODEL = "gpt-4.1-mini"
 # these, the CLI offers the keys as choices.
 REASONING_BUDGETS: dict[str, int] = {"low": 2000, "medium": 8000, "high": 32000}
 REASONING_EFFORTS = tuple(REASONING_BUDGETS)
+# How grids are written in prompts (`arcnb.prompts.encode_grid`): one digit per cell ("007"),
+# digits separated by spaces ("0 0 7": one token per cell), or a JSON list of lists.
+GRID_FORMATS = ("dense", "spaced", "json")
+# Grids as PNG images too (`arcnb.gridimage`): no, after each grid's text, or instead of it.
+IMAGE_MODES = ("off", "with-text", "only")
 DEFAULT_LOGS_DIR = "logs"  # where run directories are written, and read back from
 REQUIRE_ISOLATION_HELP = (
     "lowest sandbox level to run model code under (README: 'What each mode guarantees'): "
@@ -126,6 +131,19 @@ class RunConfig:
     )
     max_tokens: int | None = setting(None, help="overrides the reasoning budget", metavar="N")
     temperature: float | None = setting(None, help="sampling temperature, 0-2")
+    grid_format: str = setting(
+        "dense",
+        help="how grids are written: dense (one digit per cell, 007), spaced (digits "
+        "separated by spaces, one token per cell), json (a JSON list of rows)",
+        choices=GRID_FORMATS,
+    )
+    images: str = setting(
+        "off",
+        help="a PNG of every grid of the first turn for vision models (ARC palette, cell "
+        "borders, name and shape in a caption): with-text (after each grid's text) or only "
+        "(instead of the rows)",
+        choices=IMAGE_MODES,
+    )
     qwen_no_think: bool = setting(False, help="chat_template_kwargs.enable_thinking=false")
     api_timeout: float = setting(600.0, help="seconds per request", metavar="S")
     max_cost: float | None = setting(
@@ -233,6 +251,14 @@ class RunConfig:
                 self.reasoning_effort in (None, *REASONING_EFFORTS),
                 f"--reasoning-effort must be one of {', '.join(REASONING_EFFORTS)}, "
                 f"got {self.reasoning_effort!r}",
+            ),
+            (
+                self.grid_format in GRID_FORMATS,
+                f"--grid-format must be one of {', '.join(GRID_FORMATS)}, got {self.grid_format!r}",
+            ),
+            (
+                self.images in IMAGE_MODES,
+                f"--images must be one of {', '.join(IMAGE_MODES)}, got {self.images!r}",
             ),
             (
                 self.temperature is None or 0 <= self.temperature <= 2,

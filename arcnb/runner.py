@@ -49,7 +49,12 @@ from arcnb.metrics import (
     format_table,
     task_summary,
 )
-from arcnb.prompts import build_messages, build_refinement_message, templates_sha256
+from arcnb.prompts import (
+    build_messages,
+    build_refinement_message,
+    format_sha256,
+    templates_sha256,
+)
 from arcnb.rundir import ATTEMPTS_FILE, CONFIG_FILE, SCHEMA_VERSION, Run, run_dir_name, subset_label
 from arcnb.tasks import Task, dataset_record, load_tasks, tasks_sha256
 
@@ -202,6 +207,7 @@ def run_eval(**kwargs: Any) -> EvalResult:
 _RESUME_FIXED = (
     *("model", "dataset", "subset", "task_ids", "limit", "max_attempts", "max_turns"),
     *("reasoning_effort", "max_tokens", "temperature", "qwen_no_think", "price_in", "price_out"),
+    *("grid_format", "images"),
 )
 # Settings a resume may change (recorded in config.json's "resumed" list): where requests go
 # and how fast, not what they ask. max_cost may only rise (checked on its own).
@@ -244,6 +250,9 @@ def _config_for_resume(cfg: RunConfig) -> RunConfig:
     recorded_sha = run.config.get("prompt_templates_sha256")
     if recorded_sha and recorded_sha != templates_sha256():
         differences.append("prompt templates that have changed since")
+    recorded_format = (run.config.get("grid_format") or {}).get("sha256")
+    if recorded_format and recorded_format != format_sha256(new.grid_format, new.images):
+        differences.append("a grid rendering (text or image) that has changed since")
     if differences:
         raise InputError(f"--resume: the run was made with {'; '.join(differences)}")
     for name in (*_RESUME_CHANGEABLE, "max_cost"):
@@ -571,6 +580,12 @@ class _Run:
                 "task_ids": [t.id for t in self.tasks],
                 "dataset": dataset_record(self.cfg.dataset, self.tasks),  # name, source, sha256
                 "prompt_templates_sha256": templates_sha256(),
+                # how grids were shown: a change in their rendering changes this too
+                "grid_format": {
+                    "name": self.cfg.grid_format,
+                    "images": self.cfg.images,
+                    "sha256": format_sha256(self.cfg.grid_format, self.cfg.images),
+                },
                 "python": sys.version.split()[0],
             }
         )
@@ -616,7 +631,7 @@ class _Run:
     # -- one attempt --------------------------------------------------------------------
     async def _attempt(self, task: Task, attempt: int, offsets: list[int]) -> None:
         if task.id not in self._prompts:  # every attempt of a task sends the same first turn
-            first = build_messages(task)
+            first = build_messages(task, grid_format=self.cfg.grid_format, images=self.cfg.images)
             sha = hashlib.sha256(json.dumps(first).encode()).hexdigest()
             try:
                 self.writer.append_prompt(sha, first)  # before any record names it
@@ -670,7 +685,7 @@ class _Run:
         return [
             *messages,
             {"role": "assistant", "content": content},
-            build_refinement_message(task, code, feedback),
+            build_refinement_message(task, code, feedback, grid_format=self.cfg.grid_format),
         ]
 
     async def _admit(self, messages: list[dict]) -> None:

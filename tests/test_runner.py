@@ -544,3 +544,61 @@ def test_scipy_programs_run_and_missing_modules_are_counted(env):
     m = result.summary["metrics"]
     assert m["pass2_weighted"] == 1.0
     assert m["module_not_available_responses"] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("grid_format", "images"), [("spaced", "with-text"), ("json", "only"), ("dense", "off")]
+)
+def test_grid_format_and_images_reach_the_endpoint(env, scripted_run, grid_format, images):
+    """What the server received: each grid in the format, and with images a PNG after it
+    whose every cell has its colour in the ARC palette (and the borders their grey)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from arcnb.gridimage import BORDER_RGB, CELL_PX, PALETTE_RGB, cell_centre
+    from arcnb.prompts import format_sha256
+
+    tasks = make_tasks(env / "tasks", ["img"])
+    run = scripted_run(
+        env, {"default": {"content": FLIP}}, max_attempts=1, grid_format=grid_format,
+        images=images,
+    )  # fmt: skip
+    assert run.result.summary["metrics"]["pass2_weighted"] == 1.0
+    (request,) = run.requests
+    system, user = (m["content"] for m in request["messages"])
+    task = tasks["img"]
+    grids = [g for ex in task["train"] for g in (ex["input"], ex["output"])]
+    grids.append(task["test"][0]["input"])
+    parts = [{"type": "text", "text": user}] if images == "off" else user
+    text = "".join(p["text"] for p in parts if p["type"] == "text")
+    rows = encode_grid(grids[-1], grid_format).split("\n", 1)[1]
+    assert (rows in text) == (images != "only")
+    assert "Test input 1 (3x3):" in text
+    pngs = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
+    assert len(pngs) == (0 if images == "off" else len(grids))
+    for url, grid in zip(pngs, grids, strict=False):
+        assert url.startswith("data:image/png;base64,")
+        image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+        assert image.format == "PNG" and image.mode == "RGB"
+        n_rows, n_cols = len(grid), len(grid[0])
+        assert image.height == 14 + n_rows * CELL_PX + 1 and image.width >= n_cols * CELL_PX + 1
+        for r in range(n_rows):
+            for c in range(n_cols):
+                x, y = cell_centre(r, c)
+                assert image.getpixel((x, y)) == PALETTE_RGB[grid[r][c]], (r, c)
+                assert image.getpixel((x + CELL_PX // 2 - 1, y)) == BORDER_RGB  # right border
+    described = {"with-text": "also attached as an image", "only": "given as an image only"}
+    assert (described.get(images, "not an image") in system) == (images != "off")
+    config = json.loads((run.run_dir / "config.json").read_text())
+    assert config["grid_format"] == {
+        "name": grid_format, "images": images, "sha256": format_sha256(grid_format, images)}  # fmt: skip
+    assert Run.open(run.run_dir).messages("img", 0) == request["messages"]
+    from arcnb.widgets import RunView, messages_html  # the explorer shows the images sent
+
+    shown = messages_html(RunView(run.run_dir), "img", 0, 1)
+    assert shown.count("<img src='data:image/png;base64,") == len(pngs)
+    other = next(f for f in ("json", "spaced") if f != grid_format)  # not the default
+    with pytest.raises(InputError, match=f"grid_format '{grid_format}', not '{other}'"):
+        run_eval(resume=str(run.run_dir), grid_format=other, progress=False)
