@@ -240,7 +240,7 @@ class LLMResponse:
         error: Short message for the failure; never contains the API key.
         tries: Requests sent (1..max_tries).
         endpoint: Base URL of the final try.
-        latency_s: Wall-clock seconds of the whole call, retry waits included.
+        latency_s: Wall-clock seconds of the whole call, retry and rate-limit waits included.
         retry_after_waits: Seconds waited because a response carried Retry-After.
     """
 
