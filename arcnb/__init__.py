@@ -69,6 +69,10 @@ _EXPORTS: dict[str, str] = {
     "TaskVote": "voting",
     "vote_task": "voting",
     "save_html": "report",
+    "build_submission": "submission",
+    "load_submission": "submission",
+    "score_submission": "submission",
+    "write_submission": "submission",
     "explore": "widgets",
 }
 

@@ -280,6 +280,61 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- submission, score -------------------------------------------------------------------
+
+
+def _add_submission_args(parser: argparse.ArgumentParser) -> None:
+    from arcnb.submission import DEFAULT_METHOD, SUBMISSION_METHODS
+
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (finished or not)")
+    parser.add_argument("--out", default="submission.json", metavar="FILE",
+                        help="the submission file to write (default: %(default)s)")  # fmt: skip
+    parser.add_argument(
+        "--method", default=DEFAULT_METHOD, choices=SUBMISSION_METHODS,
+        help="the voting method whose top two answers are the attempts (default: %(default)s, "
+        "the run's pass2_weighted)",
+    )  # fmt: skip
+
+
+def _cmd_submission(args: argparse.Namespace) -> int:
+    from arcnb.submission import build_submission, write_submission
+
+    submission, warnings = build_submission(args.run_dir, args.method)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    path = write_submission(submission, args.out)
+    n_tests = sum(len(entries) for entries in submission.values())
+    print(f"{path}: {len(submission)} tasks, {n_tests} test inputs ({args.method} vote)")
+    return 0
+
+
+def _add_score_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("submission", metavar="SUBMISSION", help="a submission JSON file")
+    parser.add_argument("--dataset", required=True,
+                        help=f"{', '.join(tasks.DATASETS)}, or a folder of task JSON files")  # fmt: skip
+    parser.add_argument("--subset", help="the tasks asked for (a named subset, ids a,b,c or a "
+                        "file of ids; tasks missing from the submission score 0); default: "
+                        "the submission's tasks")  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="print the score and every "
+                        "task's score as JSON")  # fmt: skip
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from arcnb.submission import score_submission
+
+    result = score_submission(args.submission, args.dataset, args.subset)
+    if args.json:
+        print(json.dumps(dataclasses.asdict(result), indent=1))
+        return 0
+    print(result.line())
+    if result.ignored:
+        print(f"{len(result.ignored)} task(s) of the submission outside --subset, not scored")
+    return 0
+
+
 # -- notebooks ------------------------------------------------------------------------------
 
 
@@ -315,6 +370,16 @@ _COMMANDS: dict[
         "write a run's static HTML report: an index of tasks (filter, search), a page per task",
         _add_report_args,
         _cmd_report,
+    ),
+    "submission": (
+        "write a run's ARC Prize (Kaggle) submission.json: both attempts for every test input",
+        _add_submission_args,
+        _cmd_submission,
+    ),
+    "score": (
+        "score a submission file against a dataset by the official ARC Prize rule",
+        _add_score_args,
+        _cmd_score,
     ),
     "notebooks": (
         "copy the notebooks that ship with arcnb into a folder",

@@ -21,6 +21,11 @@ DEFAULT_MODEL = "gpt-4.1-mini"
 # these, the CLI offers the keys as choices.
 REASONING_BUDGETS: dict[str, int] = {"low": 2000, "medium": 8000, "high": 32000}
 REASONING_EFFORTS = tuple(REASONING_BUDGETS)
+# How grids are written in prompts (`arcnb.prompts.encode_grid`): one digit per cell ("007"),
+# digits separated by spaces ("0 0 7": one token per cell), or a JSON list of lists.
+GRID_FORMATS = ("dense", "spaced", "json")
+# Grids as PNG images too (`arcnb.gridimage`): no, after each grid's text, or instead of it.
+IMAGE_MODES = ("off", "with-text", "only")
 DEFAULT_LOGS_DIR = "logs"  # where run directories are written, and read back from
 REQUIRE_ISOLATION_HELP = (
     "lowest sandbox level to run model code under (README: 'What each mode guarantees'): "
@@ -106,6 +111,18 @@ class RunConfig:
     )
     max_attempts: int = setting(8, help="attempts per task", metavar="N")
     max_workers: int = setting(16, help="concurrent API requests; 256+ is fine", metavar="N")
+    rpm: int | None = setting(
+        None,
+        help="at most N request starts a minute, shared by all workers, endpoints and retries: "
+        "starts are spaced evenly, 60/N seconds apart (so never more than N in any 60 s)",
+        metavar="N",
+    )
+    rate_limit_delay: float = setting(
+        0.0,
+        help="at least S seconds between request starts, shared as --rpm; with both, the "
+        "longer spacing wins",
+        metavar="S",
+    )
     max_turns: int = setting(
         1, help="turns per attempt; >1 refines with train feedback", metavar="N"
     )
@@ -114,6 +131,19 @@ class RunConfig:
     )
     max_tokens: int | None = setting(None, help="overrides the reasoning budget", metavar="N")
     temperature: float | None = setting(None, help="sampling temperature, 0-2")
+    grid_format: str = setting(
+        "dense",
+        help="how grids are written: dense (one digit per cell, 007), spaced (digits "
+        "separated by spaces, one token per cell), json (a JSON list of rows)",
+        choices=GRID_FORMATS,
+    )
+    images: str = setting(
+        "off",
+        help="a PNG of every grid of the first turn for vision models (ARC palette, cell "
+        "borders, name and shape in a caption): with-text (after each grid's text) or only "
+        "(instead of the rows)",
+        choices=IMAGE_MODES,
+    )
     qwen_no_think: bool = setting(False, help="chat_template_kwargs.enable_thinking=false")
     api_timeout: float = setting(600.0, help="seconds per request", metavar="S")
     max_cost: float | None = setting(
@@ -171,6 +201,15 @@ class RunConfig:
             (self.max_workers >= 1, f"--max-workers must be >= 1, got {self.max_workers}"),
             (self.max_turns >= 1, f"--max-turns must be >= 1, got {self.max_turns}"),
             (
+                self.rpm is None or self.rpm >= 1,
+                f"--rpm must be a number of requests per minute >= 1, got {self.rpm}",
+            ),
+            (
+                0 <= self.rate_limit_delay < math.inf,
+                "--rate-limit-delay must be a finite number of seconds >= 0, "
+                f"got {self.rate_limit_delay}",
+            ),
+            (
                 1 <= self.repeat_runs <= 10,
                 f"--repeat-runs must be between 1 and 10, got {self.repeat_runs}",
             ),
@@ -212,6 +251,14 @@ class RunConfig:
                 self.reasoning_effort in (None, *REASONING_EFFORTS),
                 f"--reasoning-effort must be one of {', '.join(REASONING_EFFORTS)}, "
                 f"got {self.reasoning_effort!r}",
+            ),
+            (
+                self.grid_format in GRID_FORMATS,
+                f"--grid-format must be one of {', '.join(GRID_FORMATS)}, got {self.grid_format!r}",
+            ),
+            (
+                self.images in IMAGE_MODES,
+                f"--images must be one of {', '.join(IMAGE_MODES)}, got {self.images!r}",
             ),
             (
                 self.temperature is None or 0 <= self.temperature <= 2,

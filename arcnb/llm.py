@@ -20,6 +20,7 @@ import email.utils
 import ipaddress
 import json
 import logging
+import math
 import os
 import random
 import time
@@ -239,7 +240,7 @@ class LLMResponse:
         error: Short message for the failure; never contains the API key.
         tries: Requests sent (1..max_tries).
         endpoint: Base URL of the final try.
-        latency_s: Wall-clock seconds of the whole call, retry waits included.
+        latency_s: Wall-clock seconds of the whole call, retry and rate-limit waits included.
         retry_after_waits: Seconds waited because a response carried Retry-After.
     """
 
@@ -415,6 +416,36 @@ def _parse(raw: Any) -> tuple[dict[str, Any], Any, dict[str, Any] | None]:
     return message, choice.get("finish_reason"), _usage_dict(raw.get("usage"))
 
 
+class RateLimiter:
+    """Spaces the starts of requests: at least ``interval`` seconds from one to the next.
+
+    One limiter is shared by every worker, endpoint and retry of a run (`LLMClient` waits on
+    it before each try), so the spacing holds for the run as a whole. ``--rpm N`` is an
+    interval of 60/N s, which also means at most N starts in any 60 s window; with
+    ``--rate-limit-delay S`` as well, the longer interval wins. Requests are served in the
+    order they asked (each reserves the next free slot), so none starves.
+
+    Args:
+        rpm: Requests per minute (>= 1), or None for no such limit.
+        delay: Seconds between request starts (>= 0, finite); 0 for none. Both are checked
+            with the other settings by `arcnb.config.RunConfig.validate`.
+    """
+
+    def __init__(self, rpm: float | None = None, delay: float = 0.0):
+        self.interval = max(60.0 / rpm if rpm else 0.0, delay)
+        self._next = -math.inf  # time.monotonic() at which the next request may start
+
+    async def wait(self) -> None:
+        """Return when this request may start (at once when there is no limit)."""
+        if self.interval <= 0:
+            return
+        now = time.monotonic()
+        slot = max(now, self._next)
+        self._next = slot + self.interval
+        while (now := time.monotonic()) < slot:  # the loop's timer may wake a little early
+            await asyncio.sleep(slot - now)
+
+
 class LLMClient:
     """Chat completions for one model over one or more OpenAI-compatible endpoints.
 
@@ -430,6 +461,8 @@ class LLMClient:
         backoff_max: Cap in seconds on any wait, Retry-After included.
         prices: USD per million (input, output) tokens; None leaves cost unknown unless the
             provider reports it.
+        rate_limiter: Waited on before every try (shared with other clients when given to
+            them too); None: no limit.
     """
 
     def __init__(
@@ -444,6 +477,7 @@ class LLMClient:
         backoff_base: float = 1.0,
         backoff_max: float = 30.0,
         prices: tuple[float, float] | None = None,
+        rate_limiter: RateLimiter | None = None,
     ):
         if max_tries < 1:
             raise InputError(f"max_tries must be at least 1, not {max_tries}")
@@ -456,6 +490,7 @@ class LLMClient:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.prices = prices
+        self.rate_limiter = rate_limiter or RateLimiter()
         self._api_key = api_key
         self.endpoints = [u.rstrip("/") for u in (base_urls or [OPENAI_BASE_URL])]
         self._clients = {
@@ -514,6 +549,7 @@ class LLMClient:
         tries = 0
         while True:
             tries += 1
+            await self.rate_limiter.wait()
             endpoint = self._pick()
             self._outstanding[endpoint] += 1
             self._requests[endpoint] += 1

@@ -320,11 +320,15 @@ class RunWriter:
         lines = []
         parts = []
         for message in messages:
-            text = str(message.get("content") or "")
+            content = message.get("content") or ""
+            # A list of content parts (text and images: --images) is stored as its JSON.
+            parts_list = isinstance(content, list)
+            text = json.dumps(content) if parts_list else str(content)
             text_sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
             if text_sha not in self._stored:
                 lines.append(_dumps({"kind": "text", "sha256": text_sha, "text": text}))
-            parts.append({"role": message["role"], "text_sha256": text_sha})
+            entry = {"role": message["role"], "text_sha256": text_sha}
+            parts.append({**entry, "parts": True} if parts_list else entry)
         lines.append(_dumps({"kind": "prompt", "sha256": prompt_sha256, "messages": parts}))
         fd = os.open(self.run_dir / PROMPTS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:

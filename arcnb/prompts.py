@@ -3,15 +3,23 @@
 The text lives in ``prompts/*.txt`` (``string.Template`` files with ``$placeholders``); this
 module only renders grids and fills the templates. Test outputs never reach a prompt: only test
 inputs are rendered.
+
+Grids are written in one of `GRID_FORMATS` (`encode_grid`), described to the model by
+``prompts/grid_<format>.txt``; with images (`IMAGE_MODES`) the first turn's user message is a
+list of content parts, each grid followed by its PNG (`arcnb.gridimage`), described by
+``prompts/images_<mode>.txt``. Refinement turns are text in the grid format.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import string
 from pathlib import Path
 from typing import Any
 
+from arcnb.config import GRID_FORMATS, IMAGE_MODES
 from arcnb.errors import InputError
 from arcnb.grid import Grid
 from arcnb.tasks import COLOUR_NAMES, Task
@@ -22,38 +30,71 @@ _PROMPT_DIRS = (
     Path(__file__).parent / "prompt_templates",
     Path(__file__).parent.parent / "prompts",
 )
-TEMPLATES = ("system.txt", "initial.txt", "refinement.txt")  # every file `_render` reads
+# every file `_render` reads
+TEMPLATES = (
+    *("system.txt", "initial.txt", "refinement.txt"),
+    *(f"grid_{name}.txt" for name in GRID_FORMATS),
+    *(f"images_{mode}.txt" for mode in IMAGE_MODES if mode != "off"),
+)
+_IMAGE = "\0image{}\0"  # marks where a grid's image goes in a rendered text
 _MAX_ERROR_CHARS = 2000  # longer error texts keep their tail, where the exception is
 
 
-def encode_grid(grid: Grid) -> str:
-    """Renders a grid as its shape line and one line of digits per row.
+def encode_grid(grid: Grid, grid_format: str = "dense") -> str:
+    """Renders a grid as its shape line and its rows in one of `GRID_FORMATS`.
 
     Args:
         grid: Rows of colours 0-9.
+        grid_format: ``dense`` (one digit per cell, no separator: ``007``), ``spaced``
+            (the digits separated by spaces, one token per cell: ``0 0 7``) or ``json``
+            (a JSON list of lists, one row per line).
 
     Returns:
         E.g. ``"2x3\\n007\\n120"`` (rows x columns, then the rows).
     """
-    rows = "\n".join("".join(str(c) for c in row) for row in grid)
+    if grid_format == "dense":
+        rows = "\n".join("".join(str(c) for c in row) for row in grid)
+    elif grid_format == "spaced":
+        rows = "\n".join(" ".join(str(c) for c in row) for row in grid)
+    elif grid_format == "json":
+        rows = "[" + ",\n ".join(json.dumps(row) for row in grid) + "]"
+    else:
+        raise InputError(
+            f"grid format must be one of {', '.join(GRID_FORMATS)}, not {grid_format!r}"
+        )
     return f"{len(grid)}x{len(grid[0]) if grid else 0}\n{rows}"
 
 
-def build_messages(task: Task, prompts_dir: str | Path | None = None) -> list[dict[str, str]]:
+def build_messages(
+    task: Task,
+    prompts_dir: str | Path | None = None,
+    *,
+    grid_format: str = "dense",
+    images: str = "off",
+) -> list[dict[str, Any]]:
     """Builds the first turn of a conversation asking for a ``transform`` function.
 
     Args:
         task: The task; its train pairs and test inputs are shown, never its test outputs.
         prompts_dir: Folder with ``system.txt`` and ``initial.txt``, instead of the bundled one.
+        grid_format: How grids are written (see `encode_grid`).
+        images: ``off``; ``with-text``: each grid's text is followed by its PNG; ``only``:
+            each grid is its caption (name and shape) and its PNG, without the rows.
 
     Returns:
-        ``[{"role": "system", ...}, {"role": "user", ...}]`` for a chat-completions API.
+        ``[{"role": "system", ...}, {"role": "user", ...}]`` for a chat-completions API; with
+        images the user content is a list of ``text`` and ``image_url`` parts.
     """
+    grids: list[tuple[Grid, str]] = []  # (grid, caption) of each image, in order
+
+    def show(label: str, grid: Grid) -> str:
+        return _labelled(label, grid, grid_format, images, grids)
+
     train = "\n\n".join(
-        f"Example {i}\n{_labelled(f'Input {i}', ex.input)}\n{_labelled(f'Output {i}', ex.output)}"
+        f"Example {i}\n{show(f'Input {i}', ex.input)}\n{show(f'Output {i}', ex.output)}"
         for i, ex in enumerate(task.train, 1)
     )
-    test = "\n\n".join(_labelled(f"Test input {i}", ex.input) for i, ex in enumerate(task.test, 1))
+    test = "\n\n".join(show(f"Test input {i}", ex.input) for i, ex in enumerate(task.test, 1))
     user = _render(
         "initial.txt",
         prompts_dir,
@@ -62,16 +103,42 @@ def build_messages(task: Task, prompts_dir: str | Path | None = None) -> list[di
         n_train=len(task.train),
         n_test=len(task.test),
     )
-    return [
-        {"role": "system", "content": system_prompt(prompts_dir)},
-        {"role": "user", "content": user},
-    ]
+    system = system_prompt(prompts_dir, grid_format=grid_format, images=images)
+    if images == "off":
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    from arcnb.gridimage import image_part
+
+    parts: list[dict[str, Any]] = []
+    for i, text in enumerate(re.split(r"\0image\d+\0", user)):
+        if text.strip():
+            parts.append({"type": "text", "text": text.strip("\n")})
+        if i < len(grids):
+            parts.append(image_part(*grids[i]))
+    return [{"role": "system", "content": system}, {"role": "user", "content": parts}]
 
 
-def system_prompt(prompts_dir: str | Path | None = None) -> str:
-    """Returns the system prompt (task-independent), with the colour legend filled in."""
+def system_prompt(
+    prompts_dir: str | Path | None = None, *, grid_format: str = "dense", images: str = "off"
+) -> str:
+    """Returns the system prompt (task-independent), with the colour legend and the
+    description of how grids are shown filled in."""
+    if images not in IMAGE_MODES:
+        raise InputError(f"images must be one of {', '.join(IMAGE_MODES)}, not {images!r}")
     legend = ", ".join(f"{i}={name}" for i, name in enumerate(COLOUR_NAMES))
-    return _render("system.txt", prompts_dir, colour_legend=legend)
+    names = [] if images == "only" else [f"grid_{grid_format}.txt"]
+    names += [] if images == "off" else [f"images_{images}.txt"]
+    if grid_format not in GRID_FORMATS:
+        encode_grid([[0]], grid_format)  # raises the error naming the formats
+    # A prompts_dir without its own grid descriptions takes the bundled ones.
+    description = " ".join(
+        _render(n, prompts_dir if _has(prompts_dir, n) else None, colour_legend=legend)
+        for n in names
+    )
+    return _render("system.txt", prompts_dir, grid_description=description, colour_legend=legend)
+
+
+def _has(prompts_dir: str | Path | None, name: str) -> bool:
+    return prompts_dir is not None and (Path(prompts_dir) / name).is_file()
 
 
 def build_refinement_message(
@@ -79,6 +146,8 @@ def build_refinement_message(
     code: str,
     train_feedback: list[dict[str, Any]],
     prompts_dir: str | Path | None = None,
+    *,
+    grid_format: str = "dense",
 ) -> dict[str, str]:
     """Builds a user turn that shows a program's results on the train pairs and asks for a fix.
 
@@ -88,6 +157,7 @@ def build_refinement_message(
         train_feedback: One dict per train pair, in order:
             ``{"correct": bool, "predicted": grid | None, "error": str | None}``.
         prompts_dir: Folder with ``refinement.txt``, instead of the bundled one.
+        grid_format: How grids are written (see `encode_grid`); text only, images or not.
 
     Returns:
         ``{"role": "user", "content": ...}``.
@@ -114,10 +184,10 @@ def build_refinement_message(
             if predicted is None:
                 got = "Predicted output: none (the program returned no grid)"
             elif _is_grid(predicted):
-                got = _labelled("Predicted output", predicted)
+                got = _labelled("Predicted output", predicted, grid_format)
             else:
                 got = f"Predicted output (not a grid of colours 0-9): {_clip(repr(predicted))}"
-            expected = _labelled("Expected output", ex.output)
+            expected = _labelled("Expected output", ex.output, grid_format)
             parts.append(f"Example {i}: wrong.\n{got}\n{expected}")
     content = _render(
         "refinement.txt",
@@ -130,10 +200,22 @@ def build_refinement_message(
     return {"role": "user", "content": content}
 
 
-def _labelled(label: str, grid: Grid | None) -> str:
-    # "Input 1 (3x4):" then the rows: the shape goes into the header line.
-    shape, _, rows = encode_grid(grid or []).partition("\n")
-    return f"{label} ({shape}):\n{rows}"
+def _labelled(
+    label: str,
+    grid: Grid | None,
+    grid_format: str = "dense",
+    images: str = "off",
+    grids: list[tuple[Grid, str]] | None = None,
+) -> str:
+    # "Input 1 (3x4):" then the rows: the shape goes into the header line. With images, a
+    # marker where the image goes (`build_messages` splits the text there); `grids` collects
+    # each image's grid and caption.
+    shape, _, rows = encode_grid(grid or [], grid_format).partition("\n")
+    text = f"{label} ({shape}):" + ("" if images == "only" else f"\n{rows}")
+    if images == "off" or grids is None or not grid:
+        return text
+    grids.append((grid, f"{label} ({shape})"))
+    return text + "\n" + _IMAGE.format(len(grids) - 1)
 
 
 def _is_grid(value: Any) -> bool:
@@ -163,6 +245,22 @@ def templates_sha256(prompts_dir: str | Path | None = None) -> str:
         path = next((d / name for d in dirs if (d / name).is_file()), None)
         text = path.read_bytes() if path is not None else b""
         digest.update(name.encode() + b"\0" + text + b"\0")
+    return digest.hexdigest()
+
+
+def format_sha256(grid_format: str = "dense", images: str = "off") -> str:
+    """The sha256 (hex) of how grids are shown: the format's name and image mode, the system
+    prompt they give, and a sample grid rendered as text (and as a PNG with images), so that a
+    change in the code that renders grids changes it too (recorded in config.json)."""
+    sample = [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    digest = hashlib.sha256()
+    for piece in (grid_format, images, system_prompt(grid_format=grid_format, images=images)):
+        digest.update(piece.encode() + b"\0")
+    digest.update(encode_grid(sample, grid_format).encode() + b"\0")
+    if images != "off":
+        from arcnb.gridimage import grid_png
+
+        digest.update(grid_png(sample, "Input 1 (2x5)"))
     return digest.hexdigest()
 
 

@@ -556,7 +556,8 @@ class Run:
             text = self._prompts.get(("text", part["text_sha256"]))
             if text is None:
                 raise InputError(f"{PROMPTS_FILE}: no text {part['text_sha256'][:12]}...")
-            messages.append({"role": part["role"], "content": text["text"]})
+            content = json.loads(text["text"]) if part.get("parts") else text["text"]
+            messages.append({"role": part["role"], "content": content})
         return messages
 
     def messages(self, task_id: str, attempt: int, turn: int = 1) -> list[dict[str, str]]:

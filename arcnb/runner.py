@@ -33,6 +33,7 @@ from arcnb.llm import (
     ANSWER_ROOM_TOKENS,
     OPENAI_KEY_ENV,
     LLMClient,
+    RateLimiter,
     api_key_for,
     price_for,
     request_params,
@@ -48,7 +49,12 @@ from arcnb.metrics import (
     format_table,
     task_summary,
 )
-from arcnb.prompts import build_messages, build_refinement_message, templates_sha256
+from arcnb.prompts import (
+    build_messages,
+    build_refinement_message,
+    format_sha256,
+    templates_sha256,
+)
 from arcnb.rundir import ATTEMPTS_FILE, CONFIG_FILE, SCHEMA_VERSION, Run, run_dir_name, subset_label
 from arcnb.tasks import Task, dataset_record, load_tasks, tasks_sha256
 
@@ -166,9 +172,13 @@ async def run_eval_async(**kwargs: Any) -> EvalResult:
         with executor:
             stamp = datetime.now(UTC)
             runs = []
+            # one limiter for the whole call: repeat runs follow each other at its spacing too
+            limiter = RateLimiter(cfg.rpm, cfg.rate_limit_delay)
             for r in range(cfg.repeat_runs):
                 suffix = f"_r{r + 1}" if cfg.repeat_runs > 1 else ""
-                run = _Run(cfg, tasks, api_key, prices, executor, stamp, suffix, local is not None)
+                run = _Run(
+                    cfg, tasks, api_key, prices, executor, stamp, suffix, local is not None, limiter
+                )
                 runs.append(await run.execute())
         result = EvalResult(runs)
         if len(runs) > 1:
@@ -202,11 +212,13 @@ def run_eval(**kwargs: Any) -> EvalResult:
 _RESUME_FIXED = (
     *("model", "dataset", "subset", "task_ids", "limit", "max_attempts", "max_turns"),
     *("reasoning_effort", "max_tokens", "temperature", "qwen_no_think", "price_in", "price_out"),
+    *("grid_format", "images"),
 )
 # Settings a resume may change (recorded in config.json's "resumed" list): where requests go
 # and how fast, not what they ask. max_cost may only rise (checked on its own).
 _RESUME_CHANGEABLE = (
     *("base_url", "max_workers", "api_timeout", "progress", "exec_workers", "exec_timeout"),
+    *("rpm", "rate_limit_delay"),
     *("max_failures", "api_key_env", "allow_insecure_key"),  # e.g. after a refused key
     "require_isolation",
 )
@@ -243,6 +255,9 @@ def _config_for_resume(cfg: RunConfig) -> RunConfig:
     recorded_sha = run.config.get("prompt_templates_sha256")
     if recorded_sha and recorded_sha != templates_sha256():
         differences.append("prompt templates that have changed since")
+    recorded_format = (run.config.get("grid_format") or {}).get("sha256")
+    if recorded_format and recorded_format != format_sha256(new.grid_format, new.images):
+        differences.append("a grid rendering (text or image) that has changed since")
     if differences:
         raise InputError(f"--resume: the run was made with {'; '.join(differences)}")
     for name in (*_RESUME_CHANGEABLE, "max_cost"):
@@ -360,6 +375,7 @@ class _Run:
         stamp: datetime,
         suffix: str,
         local_model: bool,
+        limiter: RateLimiter,
     ) -> None:
         self.cfg, self.tasks, self.executor, self.prices = cfg, tasks, executor, prices
         self.spent = 0.0
@@ -401,6 +417,7 @@ class _Run:
             params=self.params,
             api_timeout=cfg.api_timeout,
             prices=prices,
+            rate_limiter=limiter,
         )
         self.local_model = local_model
         self._prompts: dict[str, tuple[list[dict], str]] = {}  # live task -> messages, sha256
@@ -568,6 +585,12 @@ class _Run:
                 "task_ids": [t.id for t in self.tasks],
                 "dataset": dataset_record(self.cfg.dataset, self.tasks),  # name, source, sha256
                 "prompt_templates_sha256": templates_sha256(),
+                # how grids were shown: a change in their rendering changes this too
+                "grid_format": {
+                    "name": self.cfg.grid_format,
+                    "images": self.cfg.images,
+                    "sha256": format_sha256(self.cfg.grid_format, self.cfg.images),
+                },
                 "python": sys.version.split()[0],
             }
         )
@@ -613,7 +636,7 @@ class _Run:
     # -- one attempt --------------------------------------------------------------------
     async def _attempt(self, task: Task, attempt: int, offsets: list[int]) -> None:
         if task.id not in self._prompts:  # every attempt of a task sends the same first turn
-            first = build_messages(task)
+            first = build_messages(task, grid_format=self.cfg.grid_format, images=self.cfg.images)
             sha = hashlib.sha256(json.dumps(first).encode()).hexdigest()
             try:
                 self.writer.append_prompt(sha, first)  # before any record names it
@@ -667,7 +690,7 @@ class _Run:
         return [
             *messages,
             {"role": "assistant", "content": content},
-            build_refinement_message(task, code, feedback),
+            build_refinement_message(task, code, feedback, grid_format=self.cfg.grid_format),
         ]
 
     async def _admit(self, messages: list[dict]) -> None:

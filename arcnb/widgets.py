@@ -360,10 +360,22 @@ def messages_html(data: RunView, task_id: str, attempt: int, turn: int) -> str:
     except InputError as error:
         return f"<i>{html.escape(str(error))}</i>"
     return "".join(
-        f"<div><b>{html.escape(m['role'])}</b>"
-        f"<pre style='white-space:pre-wrap'>{_text(m['content'])}</pre></div>"
-        for m in messages
+        f"<div><b>{html.escape(m['role'])}</b>{_content_html(m['content'])}</div>" for m in messages
     )
+
+
+def _content_html(content: Any) -> str:
+    """A message's text, or its parts (text and images: ``--images``) in order."""
+    if not isinstance(content, list):
+        return f"<pre style='white-space:pre-wrap'>{_text(content)}</pre>"
+    out = []
+    for part in content:
+        url = str((part.get("image_url") or {}).get("url") or "")
+        if part.get("type") == "image_url" and url.startswith("data:image/png;base64,"):
+            out.append(f"<img src='{html.escape(url, quote=True)}'>")
+        else:
+            out.append(f"<pre style='white-space:pre-wrap'>{_text(part.get('text'))}</pre>")
+    return "".join(out)
 
 
 def feedback_html(record: Mapping[str, Any]) -> str:

@@ -83,6 +83,11 @@ def _nothing_written(root: Path) -> None:
         (["--price-in", "-1"], ["--price-in", "-1"]),
         (["--price-out", "-0.5"], ["--price-out"]),
         (["--max-cost", "inf", "--price-in", "1", "--price-out", "1"], ["--max-cost"]),
+        (["--rpm", "0"], ["--rpm", ">= 1", "got 0"]),
+        (["--rpm", "-60"], ["--rpm", "-60"]),
+        (["--rate-limit-delay", "-1"], ["--rate-limit-delay", ">= 0", "-1"]),
+        (["--rate_limit_delay", "inf"], ["--rate-limit-delay", "finite"]),
+        (["--rate-limit-delay", "nan"], ["--rate-limit-delay"]),
     ],
 )  # fmt: skip
 def test_bad_setting_is_one_line_exit_2(root, args, needles):
@@ -187,13 +192,18 @@ def test_resume_lowering_the_budget_is_refused(tmp_path, scripted_run):
 
 def test_resume_with_safe_settings_is_allowed_and_recorded(finished):
     # Every attempt is done, so the resume asks nothing (the port is closed) and finishes.
-    proc = _resume(finished, "--max-workers", "3", "--exec-timeout", "2")
+    proc = _resume(
+        finished, "--max-workers", "3", "--exec-timeout", "2", "--rpm", "30",
+        "--rate-limit-delay", "0.5",
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     config = json.loads((finished / "config.json").read_text())
     assert config["settings"]["max_workers"] == 2  # as the run was made
     (entry,) = config["resumed"]
     assert entry["changed"]["max_workers"] == [2, 3]
     assert entry["changed"]["exec_timeout"] == [5.0, 2.0]
+    assert entry["changed"]["rpm"] == [None, 30]
+    assert entry["changed"]["rate_limit_delay"] == [0.0, 0.5]
     assert "max_attempts" not in entry["changed"]
     assert entry["at"].endswith("+00:00")  # UTC
 

@@ -336,7 +336,7 @@ def test_validate_catches_tampering(corpus, executor, tmp_path):
 
 
 def test_chat_view_uses_the_evaluation_prompt(corpus, executor, tmp_path):
-    from arcnb.prompts import build_messages
+    from arcnb.prompts import build_messages, encode_grid
     from arcnb.tasks import Example, Task
 
     res = build_dataset(logs_dir=corpus["logs"], output=tmp_path / "c", executor=executor)
@@ -354,6 +354,15 @@ def test_chat_view_uses_the_evaluation_prompt(corpus, executor, tmp_path):
         )
         assert conv[2]["content"].startswith("<think>\n") == bool(row["reasoning"])
     assert list(to_chat(res.dataset["train"])) == ["train"]
+    spaced = to_chat(res.dataset, grid_format="spaced")["train"]["messages"]
+    first = res.dataset["train"][0]
+    task = Task(first["task_id"], [Example(first["train_input"][0], first["train_output"][0])],
+                [])  # fmt: skip
+    assert spaced[0][0] == build_messages(task, grid_format="spaced")[0]
+    rows = encode_grid(first["train_input"][0], "spaced").split("\n", 1)[1]
+    assert (
+        rows in spaced[0][1]["content"] and rows not in chat["train"]["messages"][0][1]["content"]
+    )
 
 
 def test_simple_dataset_from_tasks(corpus, tmp_path):

@@ -1,5 +1,6 @@
 """Tests for arcnb.prompts: grid encoding, templates, and that test outputs never leak."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,42 @@ def test_prompts_dir_override(tmp_path):
     (tmp_path / "initial.txt").write_text("$no_such_placeholder")
     with pytest.raises(InputError, match="initial.txt: bad placeholder"):
         build_messages(task, prompts_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("grid_format", "rows"),
+    [("dense", "0070\n1239"), ("spaced", "0 0 7 0\n1 2 3 9"), ("json", "[[0, 0, 7, 0],\n [1, 2, 3, 9]]")],
+)  # fmt: skip
+def test_each_grid_format_writes_every_cell(grid_format, rows):
+    grid = [[0, 0, 7, 0], [1, 2, 3, 9]]
+    assert encode_grid(grid, grid_format) == f"2x4\n{rows}"
+    if grid_format == "json":
+        assert json.loads(rows) == grid
+    task = Task("t", [Example(grid, [[5]])], [Example([[3, 4]])])
+    system, user = build_messages(task, grid_format=grid_format)
+    five = encode_grid([[5]], grid_format).split("\n", 1)[1]  # "5", or "[[5]]" in JSON
+    assert f"Input 1 (2x4):\n{rows}\nOutput 1 (1x1):\n{five}\n" in user["content"]
+    assert "$" not in system["content"] + user["content"]
+    assert {"dense": "one digit per cell.", "spaced": "separated by spaces",
+            "json": "JSON list of rows"}[grid_format] in system["content"]  # fmt: skip
+    feedback = [{"correct": False, "predicted": grid, "error": None}]
+    text = build_refinement_message(task, "pass", feedback, grid_format=grid_format)["content"]
+    assert f"Predicted output (2x4):\n{rows}" in text
+    with pytest.raises(InputError, match="dense, spaced, json"):
+        encode_grid(grid, "hex")
+
+
+@pytest.mark.parametrize("images", ["with-text", "only"])
+def test_images_follow_each_grid_as_parts(images):
+    task = Task("t", [Example([[1, 2]], [[3], [4]])], [Example([[5, 6, 7]])])
+    system, user = build_messages(task, grid_format="spaced", images=images)
+    parts = user["content"]
+    kinds = [p["type"] for p in parts]
+    assert kinds == ["text", "image_url", "text", "image_url", "text", "image_url", "text"]
+    texts = [p["text"] for p in parts if p["type"] == "text"]
+    assert texts[0].endswith("Input 1 (1x2):" + ("\n1 2" if images == "with-text" else ""))
+    assert texts[1].startswith("Output 1 (2x1):")
+    assert ("1 2" in "".join(texts)) == (images == "with-text")
+    assert "as an image" in system["content"]
+    assert all(p["image_url"]["url"].startswith("data:image/png;base64,")
+               for p in parts if p["type"] == "image_url")  # fmt: skip

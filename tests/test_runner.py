@@ -161,6 +161,42 @@ def test_multi_endpoint_spreading(env):
     assert endpoints == {s1.base_url, s2.base_url}
 
 
+@pytest.mark.parametrize(
+    ("limits", "spacing"),
+    [
+        ({"rate_limit_delay": 0.3}, 0.3),
+        ({"rpm": 150}, 0.4),  # 60 / 150 s
+        ({"rpm": 600, "rate_limit_delay": 0.3}, 0.3),  # the longer spacing wins
+    ],
+    ids=["delay", "rpm", "both"],
+)
+def test_rate_limit_spaces_request_starts(env, limits, spacing):
+    """One limiter for all workers, both endpoints and the retries: every request reaches one
+    of the two servers at least `spacing` seconds after the one before (minus 50 ms for the
+    trip through the loopback), with 8 workers that would otherwise send them all at once."""
+    tasks = make_tasks(env / "tasks", ["a", "b"])
+    # Answers take 0.5 s, so requests overlap: the spacing is of starts, not of answers.
+    # The first request (task a, to the first endpoint) is refused once: its retry is spaced too.
+    slow = {"content": FLIP, "delay": 0.5}
+    first_429 = {"rules": [{"match": key_of(tasks["a"]), "cycle": False, "responses": [
+        {"status": 429, "retry_after": 0}, slow]}], "default": slow}  # fmt: skip
+    with ScriptedServer(first_429) as s1, ScriptedServer({"default": slow}) as s2:
+        result = run_eval(
+            dataset=str(env / "tasks"), subset="all_evaluation",
+            base_url=[s1.base_url, s2.base_url], model="scripted", max_attempts=3,
+            max_workers=8, output_dir=str(env / "logs"), progress=False, **limits,
+        )  # fmt: skip
+        arrivals = sorted(r["_t"] for r in s1.requests + s2.requests)
+        assert s1.requests and s2.requests
+    tries = [r["tries"] for r in read_attempts(result.run_dir)]
+    assert len(tries) == 6 and 2 in tries and len(arrivals) == sum(tries)
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    assert min(gaps) >= spacing - 0.05, gaps
+    assert result.summary["metrics"]["pass2_weighted"] == 1.0
+    settings = json.loads((result.run_dir / "config.json").read_text())["settings"]
+    assert {k: settings[k] for k in limits} == limits
+
+
 # $2 / $8 per million tokens; 3000 prompt + 1000 or 3000 completion tokens a request.
 SMALL, LARGE = {"prompt_tokens": 3000, "completion_tokens": 1000}, {
     "prompt_tokens": 3000, "completion_tokens": 3000}  # fmt: skip
@@ -510,3 +546,61 @@ def test_scipy_programs_run_and_missing_modules_are_counted(env):
     m = result.summary["metrics"]
     assert m["pass2_weighted"] == 1.0
     assert m["module_not_available_responses"] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("grid_format", "images"), [("spaced", "with-text"), ("json", "only"), ("dense", "off")]
+)
+def test_grid_format_and_images_reach_the_endpoint(env, scripted_run, grid_format, images):
+    """What the server received: each grid in the format, and with images a PNG after it
+    whose every cell has its colour in the ARC palette (and the borders their grey)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from arcnb.gridimage import BORDER_RGB, CELL_PX, PALETTE_RGB, cell_centre
+    from arcnb.prompts import format_sha256
+
+    tasks = make_tasks(env / "tasks", ["img"])
+    run = scripted_run(
+        env, {"default": {"content": FLIP}}, max_attempts=1, grid_format=grid_format,
+        images=images,
+    )  # fmt: skip
+    assert run.result.summary["metrics"]["pass2_weighted"] == 1.0
+    (request,) = run.requests
+    system, user = (m["content"] for m in request["messages"])
+    task = tasks["img"]
+    grids = [g for ex in task["train"] for g in (ex["input"], ex["output"])]
+    grids.append(task["test"][0]["input"])
+    parts = [{"type": "text", "text": user}] if images == "off" else user
+    text = "".join(p["text"] for p in parts if p["type"] == "text")
+    rows = encode_grid(grids[-1], grid_format).split("\n", 1)[1]
+    assert (rows in text) == (images != "only")
+    assert "Test input 1 (3x3):" in text
+    pngs = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
+    assert len(pngs) == (0 if images == "off" else len(grids))
+    for url, grid in zip(pngs, grids, strict=False):
+        assert url.startswith("data:image/png;base64,")
+        image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+        assert image.format == "PNG" and image.mode == "RGB"
+        n_rows, n_cols = len(grid), len(grid[0])
+        assert image.height == 14 + n_rows * CELL_PX + 1 and image.width >= n_cols * CELL_PX + 1
+        for r in range(n_rows):
+            for c in range(n_cols):
+                x, y = cell_centre(r, c)
+                assert image.getpixel((x, y)) == PALETTE_RGB[grid[r][c]], (r, c)
+                assert image.getpixel((x + CELL_PX // 2 - 1, y)) == BORDER_RGB  # right border
+    described = {"with-text": "also attached as an image", "only": "given as an image only"}
+    assert (described.get(images, "not an image") in system) == (images != "off")
+    config = json.loads((run.run_dir / "config.json").read_text())
+    assert config["grid_format"] == {
+        "name": grid_format, "images": images, "sha256": format_sha256(grid_format, images)}  # fmt: skip
+    assert Run.open(run.run_dir).messages("img", 0) == request["messages"]
+    from arcnb.widgets import RunView, messages_html  # the explorer shows the images sent
+
+    shown = messages_html(RunView(run.run_dir), "img", 0, 1)
+    assert shown.count("<img src='data:image/png;base64,") == len(pngs)
+    other = next(f for f in ("json", "spaced") if f != grid_format)  # not the default
+    with pytest.raises(InputError, match=f"grid_format '{grid_format}', not '{other}'"):
+        run_eval(resume=str(run.run_dir), grid_format=other, progress=False)
