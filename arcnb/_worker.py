@@ -166,17 +166,14 @@ def _library_dirs() -> list[str]:
     return [d for d in dirs if not any(d.startswith(o + os.sep) for o in dirs if o != d)]
 
 
-def _seccomp_filters(deny_kill: bool) -> tuple[bytes, bytes] | None:
-    """The deny-list as two BPF programs, built once per worker: the worker's own (`DENIED`,
-    loaded once by the forking process after its set-up, so every child inherits it at no
-    cost) and the child's (no fork, vfork, clone: no new process or thread where RLIMIT_NPROC
-    does not bind, i.e. for uid 0; with `deny_kill`, kill() and friends may only target 0, the
-    caller's own process group, i.e. itself), loaded by each child that needs it with one
-    prctl. None when libseccomp is unavailable."""
-    try:
-        import pyseccomp as sc
-    except Exception:
-        return None
+def _build_filters() -> list[bytes]:
+    """The deny-list as BPF programs: the worker's own (`DENIED`, loaded once by the forking
+    process after its set-up, so every child inherits it at no cost) and the child's two
+    variants (no fork, vfork, clone: no new process or thread where RLIMIT_NPROC does not
+    bind, i.e. for uid 0; the second also lets kill() and friends target only 0, the caller's
+    own process group, i.e. itself), loaded by each child that needs one with one prctl."""
+    import pyseccomp as sc
+
     eperm = sc.ERRNO(errno.EPERM)
     worker = sc.SyscallFilter(defaction=sc.ALLOW)
     for name in DENIED:
@@ -186,20 +183,51 @@ def _seccomp_filters(deny_kill: bool) -> tuple[bytes, bytes] | None:
             pass
     for name in DENIED_FOR_OTHERS:
         worker.add_rule(eperm, name, sc.Arg(0, sc.NE, 0))
-    child = sc.SyscallFilter(defaction=sc.ALLOW)
-    for name in ("fork", "vfork", "clone"):
-        child.add_rule(eperm, name)
-    child.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")  # flags behind a pointer: libc falls back
-    if deny_kill:
-        for name in ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
-            child.add_rule(eperm, name, sc.Arg(0, sc.NE, 0))
+    children = []
+    for deny_kill in (False, True):
+        child = sc.SyscallFilter(defaction=sc.ALLOW)
+        for name in ("fork", "vfork", "clone"):
+            child.add_rule(eperm, name)
+        child.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")  # flags behind a pointer: libc falls back
+        if deny_kill:
+            for name in ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
+                child.add_rule(eperm, name, sc.Arg(0, sc.NE, 0))
+        children.append(child)
     programs = []
-    for f in (worker, child):
+    for f in (worker, *children):
         with tempfile.TemporaryFile() as out:
             f.export_bpf(out)
             out.seek(0)
             programs.append(out.read())
-    return programs[0], programs[1]
+    return programs
+
+
+def _seccomp_filters() -> list[bytes] | None:
+    """`_build_filters`' programs, built in a throwaway child: importing pyseccomp maps
+    enough to make every later fork of this process about 0.6 ms slower (measured). None when
+    libseccomp is unavailable."""
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rfd)
+        try:
+            data = json.dumps([p.hex() for p in _build_filters()]).encode()
+        except Exception:
+            data = b"null"
+        while data:
+            data = data[os.write(wfd, data) :]
+        os._exit(0)
+    os.close(wfd)
+    chunks = []
+    while chunk := os.read(rfd, 1 << 16):
+        chunks.append(chunk)
+    os.close(rfd)
+    os.waitpid(pid, 0)
+    try:
+        programs = json.loads(b"".join(chunks))
+    except ValueError:
+        return None
+    return [bytes.fromhex(p) for p in programs] if programs else None
 
 
 def _load_filter(libc: ctypes.CDLL, bpf: bytes) -> None:
@@ -253,6 +281,9 @@ class Worker:
         # when its stdin closes, i.e. when the pool's process is gone.
         for name in PRELOAD:  # numpy first
             __import__(name)
+        filters = (
+            _seccomp_filters()
+        )  # before the namespaces: a PID namespace's first child is its init
         self.namespaces = self._unshare()
         self.outer_pid = os.getpid()  # the jail's name and the program's uid derive from it
         # The jail's mount point, made here so that this process can remove it whatever ends
@@ -300,8 +331,8 @@ class Worker:
             signals = "landlock scope"
         else:
             signals = "seccomp: self only"
-        filters = _seccomp_filters(deny_kill=signals == "seccomp: self only")
-        self.bpf, self.child_bpf = filters or (None, None)
+        deny_kill = signals == "seccomp: self only"
+        self.bpf, self.child_bpf = (filters[0], filters[1 + deny_kill]) if filters else (None, None)
         # RLIMIT_NPROC already stops a child's fork unless its uid is 0 (exempt): the child's
         # own filter costs a little per fork, so it is loaded only where it adds something.
         if signals != "seccomp: self only" and (self.uid is not None or os.geteuid() != 0):
@@ -345,7 +376,9 @@ class Worker:
     def _seal(self) -> None:
         """Confine the forking process itself, once, as far as it can go while still able to
         fork and set up children: no bounding set, root never regains capabilities, the jail
-        as its root, no_new_privs, the seccomp deny-list. Every child inherits all of it."""
+        as its root, no_new_privs, the Landlock domain where the children's uid already keeps
+        their signals in (otherwise each child enters a domain of its own, for the signal
+        scope), the seccomp deny-list. Every child inherits all of it."""
         prctl = self.libc.prctl
         self.devnull = os.open(os.devnull, os.O_RDWR)  # the children's stdio, from inside
         for cap in range(self.cap_last + 1):  # needs CAP_SETPCAP; a no-op for an ordinary user
@@ -353,9 +386,14 @@ class Worker:
         prctl(PR_SET_SECUREBITS, SECBITS_NOROOT_LOCKED, 0, 0, 0)  # fails harmlessly unprivileged
         if self.jail:
             os.chroot(self.jail)
-            os.chdir("/")
+        os.chdir("/" if self.jail or self.landlock_fd >= 0 else tempfile.gettempdir())
         if prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError("no_new_privs failed")
+        if self.landlock_fd >= 0 and self.uid is not None:
+            if self.libc.syscall(LANDLOCK_RESTRICT_SELF, self.landlock_fd, 0):
+                raise OSError("landlock_restrict_self failed")
+            os.close(self.landlock_fd)
+            self.landlock_fd = -1  # done once, here
         if self.bpf:
             _load_filter(self.libc, self.bpf)
 
@@ -515,8 +553,6 @@ class Worker:
             lim(resource.RLIMIT_FSIZE, (0, 0))
             lim(resource.RLIMIT_CORE, (0, 0))
             lim(resource.RLIMIT_NPROC, (1, 1))  # no fork, no threads: nothing outlives it
-            if not self.jail:
-                os.chdir("/" if self.landlock_fd >= 0 else "/tmp")
             self._confine()
             os.environ.clear()
             os.environ.update(CHILD_ENV)
