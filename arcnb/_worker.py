@@ -281,9 +281,8 @@ class Worker:
         # when its stdin closes, i.e. when the pool's process is gone.
         for name in PRELOAD:  # numpy first
             __import__(name)
-        filters = (
-            _seccomp_filters()
-        )  # before the namespaces: a PID namespace's first child is its init
+        # Before the namespaces: after unshare(CLONE_NEWPID) the first child is the init.
+        filters = _seccomp_filters()
         self.namespaces = self._unshare()
         self.outer_pid = os.getpid()  # the jail's name and the program's uid derive from it
         # The jail's mount point, made here so that this process can remove it whatever ends
