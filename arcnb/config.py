@@ -26,6 +26,10 @@ REASONING_EFFORTS = tuple(REASONING_BUDGETS)
 GRID_FORMATS = ("dense", "spaced", "json")
 # Grids as PNG images too (`arcnb.gridimage`): no, after each grid's text, or instead of it.
 IMAGE_MODES = ("off", "with-text", "only")
+# How a task's requests are spent (`arcnb.search`): independent samples; a first round of
+# samples, then rounds refining the best programs so far; or a population evolved from
+# several parents per prompt.
+STRATEGIES = ("independent", "refine-best", "evolve")
 DEFAULT_LOGS_DIR = "logs"  # where run directories are written, and read back from
 REQUIRE_ISOLATION_HELP = (
     "lowest sandbox level to run model code under (README: 'What each mode guarantees'): "
@@ -125,6 +129,30 @@ class RunConfig:
     )
     max_turns: int = setting(
         1, help="turns per attempt; >1 refines with train feedback", metavar="N"
+    )
+    strategy: str = setting(
+        "independent",
+        help="independent (--max-attempts samples, each refined on its own with --max-turns); "
+        "refine-best (a first round of samples, then rounds refining the best programs so far "
+        "with train feedback); evolve (rounds of prompts showing several high-scoring parents "
+        "with different outputs); both search strategies spend --max-attempts requests per "
+        "task at most and stop a task once a program is right on every train example",
+        choices=STRATEGIES,
+    )
+    first_round: int | None = setting(
+        None,
+        help="refine-best, evolve: samples in the first round (default: half of "
+        "--max-attempts, at least 1)",
+        metavar="N",
+    )
+    round_size: int = setting(
+        2,
+        help="refine-best, evolve: requests in each later round (refine-best refines the N "
+        "best programs, one request each; evolve writes N children)",
+        metavar="N",
+    )
+    parents: int = setting(
+        3, help="evolve: parent programs shown in each prompt, best first", metavar="N"
     )
     reasoning_effort: str | None = setting(
         None, help=f"reasoning budget: {_BUDGETS_TEXT} tokens", choices=REASONING_EFFORTS
@@ -261,6 +289,17 @@ class RunConfig:
                 f"--images must be one of {', '.join(IMAGE_MODES)}, got {self.images!r}",
             ),
             (
+                self.strategy in STRATEGIES,
+                f"--strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}",
+            ),
+            (
+                self.first_round is None or 1 <= self.first_round <= self.max_attempts,
+                f"--first-round must be between 1 and --max-attempts ({self.max_attempts}), "
+                f"got {self.first_round}",
+            ),
+            (self.round_size >= 1, f"--round-size must be >= 1, got {self.round_size}"),
+            (self.parents >= 1, f"--parents must be >= 1, got {self.parents}"),
+            (
                 self.temperature is None or 0 <= self.temperature <= 2,
                 f"--temperature must be between 0 and 2, got {self.temperature}",
             ),
@@ -268,6 +307,7 @@ class RunConfig:
         for ok, message in checks:
             if not ok:
                 raise InputError(message)
+        self._check_strategy()
         count = self.max_failures is not None and self.max_failures >= 1
         if self.max_failures is not None and not (
             (count and float(self.max_failures).is_integer()) or 0 < self.max_failures < 1
@@ -289,6 +329,38 @@ class RunConfig:
             raise InputError(f"--resume {self.resume}: not a run directory (no config.json)")
         if not self.resume:  # a resumed run writes into its own directory instead
             _check_output_dir(self.output_dir)
+
+    def _check_strategy(self) -> None:
+        """Refuse search settings that would be silently ignored, or turns within a search."""
+        if self.strategy == "independent":
+            given = [
+                f"--{name.replace('_', '-')}"
+                for name in ("first_round", "round_size", "parents")
+                if getattr(self, name) != getattr(RunConfig, name)
+            ]
+            if given:
+                raise InputError(
+                    f"{', '.join(given)} only apply to --strategy refine-best or evolve "
+                    "(the strategy is independent)"
+                )
+            return
+        if self.max_turns != 1:
+            raise InputError(
+                f"--strategy {self.strategy} refines across attempts (each refinement is a new "
+                f"attempt with its parents recorded): --max-turns must be 1, got {self.max_turns}"
+            )
+        if self.parents != RunConfig.parents and self.strategy != "evolve":
+            raise InputError(
+                "--parents only applies to --strategy evolve (refine-best refines one program "
+                "per request)"
+            )
+
+    @property
+    def first_round_size(self) -> int:
+        """Samples in a search strategy's first round (`first_round`, or its default)."""
+        if self.first_round is not None:
+            return self.first_round
+        return max(1, self.max_attempts // 2)
 
     def to_dict(self) -> dict[str, Any]:
         """Every setting by name, as written into config.json."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -221,6 +222,8 @@ class SummaryBuilder:
         self.turns_used = 0  # sum over attempts of their final turn number
         self.pixel_sums = {"train": 0.0, "test": 0.0}
         self.pixel_attempts = {"train": 0, "test": 0}
+        self.round_costs: dict[int, list[float]] = {}  # search round -> known turn costs
+        self.round_turns: Counter[int] = Counter()  # search round -> turns
 
     def _slim(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """What voting and the task counts read of a record, with shared example results."""
@@ -228,6 +231,7 @@ class SummaryBuilder:
         intern = self._interner.example
         return {
             "attempt": record["attempt"],
+            "round": int(record.get("round") or 1),
             "final": bool(record.get("final")),
             "failure": record.get("failure"),
             "train": [] if failed else [intern(e, False) for e in record.get("train") or []],
@@ -259,8 +263,11 @@ class SummaryBuilder:
         self.tokens["prompt"] += prompt
         self.tokens["completion"] += completion
         self.tokens["total"] += int(usage.get("total_tokens") or prompt + completion)
+        round_ = int(record.get("round") or 1)
+        self.round_turns[round_] += 1
         if record.get("cost_usd") is not None:
             self.known_costs.append(float(record["cost_usd"]))
+            self.round_costs.setdefault(round_, []).append(float(record["cost_usd"]))
 
     def add_final(self, record: Mapping[str, Any]) -> None:
         """Add one attempt's final turn (call once per attempt, after its `add_turn`)."""
@@ -293,6 +300,43 @@ class SummaryBuilder:
         records = [firsts[a] for a in sorted(firsts)]
         vote = vote_task([_vote_input(r) for r in records], self.expected_test[task_id])
         return {method: vote.score(method) for method in METHODS}
+
+    def per_round(self) -> list[dict[str, Any]]:
+        """The run as it stood after each search round: one entry per round, in order.
+
+        Each entry: ``round``; ``attempts`` and ``turns`` made in that round; ``cost_usd`` of
+        that round (None when no turn of it had a known cost); and, counting every attempt
+        of rounds up to this one, ``pass2_weighted``, ``pass2_train_majority``, ``oracle`` and
+        ``all_train_correct`` as fractions of all tasks (a run of one round, such as every
+        independent run, has one entry that matches its metrics).
+        """
+        rounds = sorted(self.round_turns)
+        n_tasks = len(self.task_ids) or 1
+        entries = []
+        for round_ in rounds:
+            sums = dict.fromkeys(("weighted", "train_majority", "oracle"), 0.0)
+            train_perfect = attempts = 0
+            for task_id in self.task_ids:
+                upto = [f for f in self.finals(task_id) if f["round"] <= round_]
+                attempts += sum(f["round"] == round_ for f in upto)
+                train_perfect += any(f["all_train_correct"] for f in upto)
+                vote = vote_task([_vote_input(f) for f in upto], self.expected_test[task_id])
+                for method in sums:
+                    sums[method] += vote.score(method)
+            costs = self.round_costs.get(round_)
+            entries.append(
+                {
+                    "round": round_,
+                    "attempts": attempts,
+                    "turns": self.round_turns[round_],
+                    "cost_usd": math.fsum(costs) if costs else None,
+                    "pass2_weighted": sums["weighted"] / n_tasks,
+                    "pass2_train_majority": sums["train_majority"] / n_tasks,
+                    "oracle": sums["oracle"] / n_tasks,
+                    "all_train_correct": train_perfect / n_tasks,
+                }
+            )
+        return entries
 
     def result(self) -> dict[str, Any]:
         """The summary (see `summarize` for its keys)."""
@@ -335,6 +379,7 @@ class SummaryBuilder:
             "cost_usd": sum(self.known_costs) if self.known_costs or not self.n_turns else None,
             "cost_unknown_attempts": self.n_turns - len(self.known_costs),
             "per_task": per_task,
+            "per_round": self.per_round(),
         }
 
 
@@ -441,7 +486,8 @@ def summarize(
         ``completion``, ``total`` summed over turns); ``cost_usd`` (sum of the known
         costs; None when no turn had a known cost); ``cost_unknown_attempts`` (turns
         without a known cost); ``per_task`` (task id -> `task_summary`, plus
-        ``scores_turn1``: the voting scores after each attempt's first turn).
+        ``scores_turn1``: the voting scores after each attempt's first turn); ``per_round``
+        (the run after each search round, see `SummaryBuilder.per_round`).
 
     Raises:
         InputError: A task in ``task_ids`` has no entry in ``expected_test``.
@@ -588,6 +634,15 @@ def format_table(summary: Mapping[str, Any]) -> str:
     budget = summary.get("budget")
     if budget:
         footer += f" of ${budget['cap_usd']:g} cap ({100 * budget['spent_fraction']:.0f}%)"
+    rounds = summary.get("per_round") or []
+    if len(rounds) > 1:  # a search strategy: how the score grew round by round
+        lines += ["", "after round  attempts  pass2_weighted  oracle  all_train_correct  cost"]
+        lines += [
+            f"{r['round']:>11}  {r['attempts']:>8}  {100 * r['pass2_weighted']:>13.1f}%"
+            f"  {100 * r['oracle']:>5.1f}%  {100 * r['all_train_correct']:>16.1f}%"
+            f"  {format_cost(r['cost_usd'])}"
+            for r in rounds
+        ]
     return "\n".join([*lines, footer])
 
 

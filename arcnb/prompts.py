@@ -36,6 +36,8 @@ TEMPLATES = (
     *(f"grid_{name}.txt" for name in GRID_FORMATS),
     *(f"images_{mode}.txt" for mode in IMAGE_MODES if mode != "off"),
 )
+# what the search strategies (`arcnb.search`) render too, per strategy
+SEARCH_TEMPLATES = {"refine-best": ("search_refine.txt",), "evolve": ("search_evolve.txt",)}
 _IMAGE = "\0image{}\0"  # marks where a grid's image goes in a rendered text
 _MAX_ERROR_CHARS = 2000  # longer error texts keep their tail, where the exception is
 
@@ -165,6 +167,79 @@ def build_refinement_message(
     Raises:
         ValueError: ``train_feedback`` does not have one entry per train pair.
     """
+    content = _render(
+        "refinement.txt",
+        prompts_dir,
+        code=code.strip(),
+        feedback=_feedback_text(task, train_feedback, grid_format),
+        n_correct=sum(bool(fb.get("correct")) for fb in train_feedback),
+        n_train=len(task.train),
+    )
+    return {"role": "user", "content": content}
+
+
+def build_search_message(
+    task: Task,
+    strategy: str,
+    parents: list[tuple[str, list[dict[str, Any]]]],
+    prompts_dir: str | Path | None = None,
+    *,
+    grid_format: str = "dense",
+) -> str:
+    """Builds the text a search strategy's request adds after the task's first-turn prompt.
+
+    Args:
+        task: The task the parent programs were written for.
+        strategy: ``refine-best`` (one parent, with predicted and expected outputs of the
+            examples it got wrong: ``prompts/search_refine.txt``) or ``evolve`` (several
+            parents, best first, each with its score and predicted outputs:
+            ``prompts/search_evolve.txt``).
+        parents: ``(code, train_feedback)`` of each parent, best first; the feedback as for
+            `build_refinement_message`.
+        prompts_dir: Folder with the templates, instead of the bundled one.
+        grid_format: How grids are written (see `encode_grid`).
+
+    Returns:
+        The text; the runner appends it to the first turn's user message
+        (`arcnb.rundir.with_search_text`), so that roles still alternate.
+
+    Raises:
+        ValueError: No parents, several for refine-best, or a feedback list without one entry
+            per train pair.
+    """
+    if not parents or (strategy == "refine-best" and len(parents) != 1):
+        raise ValueError(f"{strategy} takes {'one parent' if parents else 'parents'}")
+    if strategy == "refine-best":
+        code, feedback = parents[0]
+        return _render(
+            "search_refine.txt",
+            prompts_dir,
+            code=code.strip(),
+            feedback=_feedback_text(task, feedback, grid_format),
+            n_correct=sum(bool(fb.get("correct")) for fb in feedback),
+            n_train=len(task.train),
+        )
+    blocks = []
+    for i, (code, feedback) in enumerate(parents, 1):
+        n_correct = sum(bool(fb.get("correct")) for fb in feedback)
+        results = _feedback_text(task, feedback, grid_format, with_expected=False)
+        blocks.append(
+            f"Program {i} ({n_correct} of {len(task.train)} example pairs right):\n"
+            f"```python\n{code.strip()}\n```\n{results}"
+        )
+    return _render(
+        "search_evolve.txt", prompts_dir, parents="\n\n".join(blocks), n_parents=len(parents)
+    )
+
+
+def _feedback_text(
+    task: Task,
+    train_feedback: list[dict[str, Any]],
+    grid_format: str,
+    with_expected: bool = True,
+) -> str:
+    """One paragraph per train pair: correct, the error, or the wrong output (and the
+    expected one)."""
     if len(train_feedback) != len(task.train):
         raise ValueError(
             f"train_feedback has {len(train_feedback)} entries; task {task.id} has "
@@ -187,17 +262,10 @@ def build_refinement_message(
                 got = _labelled("Predicted output", predicted, grid_format)
             else:
                 got = f"Predicted output (not a grid of colours 0-9): {_clip(repr(predicted))}"
-            expected = _labelled("Expected output", ex.output, grid_format)
-            parts.append(f"Example {i}: wrong.\n{got}\n{expected}")
-    content = _render(
-        "refinement.txt",
-        prompts_dir,
-        code=code.strip(),
-        feedback="\n\n".join(parts),
-        n_correct=sum(bool(fb.get("correct")) for fb in train_feedback),
-        n_train=len(task.train),
-    )
-    return {"role": "user", "content": content}
+            if with_expected:
+                got += "\n" + _labelled("Expected output", ex.output, grid_format)
+            parts.append(f"Example {i}: wrong.\n{got}")
+    return "\n\n".join(parts)
 
 
 def _labelled(
@@ -232,16 +300,17 @@ def _clip(text: str) -> str:
     return text if len(text) <= _MAX_ERROR_CHARS else text[:_MAX_ERROR_CHARS] + "..."
 
 
-def templates_sha256(prompts_dir: str | Path | None = None) -> str:
+def templates_sha256(prompts_dir: str | Path | None = None, strategy: str = "independent") -> str:
     """The sha256 (hex) of the prompt templates a run renders, recorded in its config.json so
     that a resume can tell the templates changed since (its prompts would no longer match).
 
     Each of `TEMPLATES`, as `_render` finds it (name, NUL, text, NUL), in that order; a missing
-    one counts as empty (rendering it would fail).
+    one counts as empty (rendering it would fail). A search strategy adds its own
+    (`SEARCH_TEMPLATES`), so that runs of the other strategies keep their checksum.
     """
     digest = hashlib.sha256()
     dirs = (Path(prompts_dir),) if prompts_dir is not None else _PROMPT_DIRS
-    for name in TEMPLATES:
+    for name in (*TEMPLATES, *SEARCH_TEMPLATES.get(strategy, ())):
         path = next((d / name for d in dirs if (d / name).is_file()), None)
         text = path.read_bytes() if path is not None else b""
         digest.update(name.encode() + b"\0" + text + b"\0")
@@ -276,4 +345,10 @@ def _render(name: str, prompts_dir: str | Path | None, **values: Any) -> str:
     raise InputError(f"prompt template {name!r} not found in {', '.join(map(str, dirs))}")
 
 
-__all__ = ["build_messages", "build_refinement_message", "encode_grid", "system_prompt"]
+__all__ = [
+    "build_messages",
+    "build_refinement_message",
+    "build_search_message",
+    "encode_grid",
+    "system_prompt",
+]

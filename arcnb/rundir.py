@@ -124,7 +124,11 @@ class AttemptRecord(TypedDict):
     endpoint: str | None  # base URL the request went to
     request: dict[str, Any]  # every request parameter sent (never the key)
     prompt_sha256: str  # of the first turn's messages (the same for all attempts of a task)
-    feedback: str | None  # the refinement message this turn answered (None on turn 1)
+    # the refinement message this turn answered; on turn 1, a search strategy's text added
+    # to the first prompt's user message (`with_search_text`); None for a fresh sample
+    feedback: str | None
+    round: int  # the search round that made this attempt, 1 = first (absent in older runs: 1)
+    parents: list[int]  # attempt ids of the programs its prompt showed (absent in older runs: [])
     response: Response | None
     failure: str | None  # rate_limit, server_error, connection, timeout, malformed, empty, ...
     error: str | None  # the failure's message
@@ -140,6 +144,22 @@ class AttemptRecord(TypedDict):
     cost_usd: float | None  # None when the model's price is unknown
     usage: dict[str, Any] | None
     timings: dict[str, Any]  # api_s, exec_s (seconds), finished_at (ISO 8601 UTC)
+
+
+def with_search_text(messages: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+    """A first-turn prompt with a search strategy's text appended to its last user message.
+
+    Appended rather than sent as a second user message, because several chat templates
+    (Gemma's, Mistral's) refuse two user messages in a row. A text content gets the text
+    after a blank line; a list of content parts (images) gets one more text part.
+    """
+    *head, last = messages
+    content = last["content"]
+    if isinstance(content, list):
+        content = [*content, {"type": "text", "text": text}]
+    else:
+        content = f"{content}\n\n{text}"
+    return [*head, {**last, "content": content}]
 
 
 def record_key(record: dict[str, Any]) -> tuple[str, int, int]:
@@ -509,6 +529,9 @@ class Run:
 
     def read_at(self, offsets: Iterable[int]) -> Iterator[AttemptRecord]:
         """Yield the records starting at these byte offsets (from `index`), in that order."""
+        offsets = list(offsets)
+        if not offsets:  # nothing asked (a run may not have written attempts.jsonl yet)
+            return
         with open(self.attempts_path, "rb") as handle:
             for offset in offsets:
                 handle.seek(offset)
@@ -563,7 +586,8 @@ class Run:
     def messages(self, task_id: str, attempt: int, turn: int = 1) -> list[dict[str, str]]:
         """The exact messages sent for one turn of an attempt.
 
-        The first-turn prompt (`prompt`), then for each earlier turn the model's answer
+        The first-turn prompt (`prompt`), with a search strategy's text appended
+        (`with_search_text`) where the first turn has one, then for each earlier turn the model's answer
         (its ``content``, as it was sent back) and the next turn's ``feedback``.
 
         Raises:
@@ -578,6 +602,8 @@ class Run:
             )
         records = list(self.read_at(turns[t] for t in range(1, turn + 1)))
         messages = self.prompt(records[0]["prompt_sha256"])
+        if records[0].get("feedback"):  # a search strategy's request
+            messages = with_search_text(messages, records[0]["feedback"])
         for earlier, record in zip(records, records[1:], strict=False):
             answer = (earlier.get("response") or {}).get("content") or ""
             messages.append({"role": "assistant", "content": answer})

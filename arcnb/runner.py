@@ -52,10 +52,20 @@ from arcnb.metrics import (
 from arcnb.prompts import (
     build_messages,
     build_refinement_message,
+    build_search_message,
     format_sha256,
     templates_sha256,
 )
-from arcnb.rundir import ATTEMPTS_FILE, CONFIG_FILE, SCHEMA_VERSION, Run, run_dir_name, subset_label
+from arcnb.rundir import (
+    ATTEMPTS_FILE,
+    CONFIG_FILE,
+    SCHEMA_VERSION,
+    Run,
+    run_dir_name,
+    subset_label,
+    with_search_text,
+)
+from arcnb.search import Request, plan_round
 from arcnb.tasks import Task, dataset_record, load_tasks, tasks_sha256
 
 logger = logging.getLogger("arcnb")
@@ -212,7 +222,7 @@ def run_eval(**kwargs: Any) -> EvalResult:
 _RESUME_FIXED = (
     *("model", "dataset", "subset", "task_ids", "limit", "max_attempts", "max_turns"),
     *("reasoning_effort", "max_tokens", "temperature", "qwen_no_think", "price_in", "price_out"),
-    *("grid_format", "images"),
+    *("grid_format", "images", "strategy", "first_round", "round_size", "parents"),
 )
 # Settings a resume may change (recorded in config.json's "resumed" list): where requests go
 # and how fast, not what they ask. max_cost may only rise (checked on its own).
@@ -253,7 +263,7 @@ def _config_for_resume(cfg: RunConfig) -> RunConfig:
     if given("max_cost") and new.max_cost is not None and cfg.max_cost < new.max_cost:
         differences.append(f"max_cost {new.max_cost:g}, not {cfg.max_cost:g} (it may only rise)")
     recorded_sha = run.config.get("prompt_templates_sha256")
-    if recorded_sha and recorded_sha != templates_sha256():
+    if recorded_sha and recorded_sha != templates_sha256(strategy=new.strategy):
         differences.append("prompt templates that have changed since")
     recorded_format = (run.config.get("grid_format") or {}).get("sha256")
     if recorded_format and recorded_format != format_sha256(new.grid_format, new.images):
@@ -350,6 +360,22 @@ def _version() -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+# What a search strategy keeps of each record of a task in flight (plans and votes read no
+# more): the model's answer text and reasoning, the bulk of a record, are left on disk.
+_SEARCH_KEYS = (
+    *("task_id", "attempt", "turn", "round", "parents", "failure", "code", "train", "test"),
+    *("train_accuracy", "all_train_correct", "transductive"),
+)
+
+
+def _train_feedback(task: Task, rec: dict) -> list[dict]:
+    """A record's results on the train pairs, as the refinement prompts show them."""
+    return [
+        {"correct": t["correct"], "predicted": t["output"], "error": t.get("error")}
+        for t in rec["train"]
+    ] or [{"correct": False, "predicted": None, "error": "no program"}] * len(task.train)
 
 
 class _Stop(Exception):
@@ -495,11 +521,16 @@ class _Run:
             print(f"run directory: {self.run_dir}", file=sys.stderr)
         n_work = self._count_done()
         self._open_progress(n_work)
-        work = self._plan()
         # Enough workers to keep max_workers requests in flight while others execute code.
-        n_workers = min(n_work, self.cfg.max_workers + 2 * self.executor.n_workers)
+        slots = self.cfg.max_workers + 2 * self.executor.n_workers
+        if self.cfg.strategy == "independent":
+            work = self._plan()
+            workers = [self._work(work) for _ in range(min(n_work, slots))]
+        else:  # a task's rounds follow each other: several tasks search at once
+            tasks = iter(self.tasks)
+            workers = [self._search_work(tasks) for _ in range(min(len(self.tasks), slots))]
         try:
-            await asyncio.gather(*(self._work(work) for _ in range(n_workers)))
+            await asyncio.gather(*workers)
         finally:
             if self.bar is not None:
                 self.bar.close()
@@ -565,6 +596,89 @@ class _Run:
         for task, attempt, offsets in work:  # one shared generator: each item is taken once
             await self._attempt(task, attempt, offsets)
 
+    async def _search_work(self, tasks: Iterator[Task]) -> None:
+        for task in tasks:  # one shared iterator: each task is searched once
+            if self.stopped_by:
+                return
+            await self._search(task)
+
+    async def _search(self, task: Task) -> None:
+        """Run a task's rounds (`arcnb.search.plan_round`) until it is done or the run stops.
+
+        The records so far decide each round, so a resumed task replays its logged rounds
+        (those attempts are not asked again) and continues exactly where it stopped.
+        """
+        if self._first_prompt(task) is None:
+            return
+        logged = {
+            a: turns[-1][1]
+            for a in range(self.cfg.max_attempts)
+            if (turns := self._done_turns(task.id, a)) and turns[-1][2]
+        }
+        earlier = {}
+        if logged:
+            earlier = {r["attempt"]: r for r in Run(self.run_dir, {}).read_at(logged.values())}
+        records: list[dict] = []
+        round_ = 0
+        while not self.stopped_by:
+            plan = plan_round(
+                self.cfg.strategy,
+                records,
+                budget=self.cfg.max_attempts,
+                first_round=self.cfg.first_round_size,
+                round_size=self.cfg.round_size,
+                parents=self.cfg.parents,
+            )
+            if not plan:
+                break
+            round_ += 1
+            answers = await asyncio.gather(
+                *(self._search_request(task, request, round_, records, earlier) for request in plan)
+            )
+            if any(answer is None for answer in answers):  # the run stopped: keep what is in
+                return
+            records.extend(answers)
+        if self.stopped_by:
+            return
+        skipped = self.cfg.max_attempts - len(records)  # budget a solved task left unspent
+        if self.bar is not None and skipped:
+            self.bar.update(skipped)
+        self.remaining[task.id] = 0
+        try:
+            self._finish_task(task)
+        except DiskFullError as error:
+            self._disk_full(error)
+        self._update_bar()
+
+    async def _search_request(
+        self, task: Task, request: Request, round_: int, records: list[dict], earlier: dict
+    ) -> dict | None:
+        """One request of a round (or its record logged before a resume); None: stopped."""
+        rec = earlier.get(request.attempt)
+        if rec is not None:
+            return {key: rec.get(key) for key in _SEARCH_KEYS}
+        first, prompt_sha = self._prompts[task.id]
+        text = None
+        if request.parents:
+            by_id = {r["attempt"]: r for r in records}
+            parents = [(by_id[a]["code"], _train_feedback(task, by_id[a])) for a in request.parents]
+            text = build_search_message(
+                task, self.cfg.strategy, parents, grid_format=self.cfg.grid_format
+            )
+        messages = with_search_text(first, text) if text else first
+        try:
+            rec = await self._turn(
+                task, request.attempt, 1, messages, prompt_sha, text, round_, request.parents
+            )
+        except _Stop:
+            return None
+        rec = {key: rec[key] for key in _SEARCH_KEYS}  # what the search and the vote read
+        self._live[task.id][request.attempt] = rec
+        self.remaining[task.id] -= 1
+        if self.bar is not None:
+            self.bar.update(1)
+        return rec
+
     def _write_config(self) -> None:
         if self.cfg.resume:
             self._record_resume()
@@ -584,7 +698,7 @@ class _Run:
                 "isolation": self.executor.isolation,
                 "task_ids": [t.id for t in self.tasks],
                 "dataset": dataset_record(self.cfg.dataset, self.tasks),  # name, source, sha256
-                "prompt_templates_sha256": templates_sha256(),
+                "prompt_templates_sha256": templates_sha256(strategy=self.cfg.strategy),
                 # how grids were shown: a change in their rendering changes this too
                 "grid_format": {
                     "name": self.cfg.grid_format,
@@ -634,7 +748,9 @@ class _Run:
         return format_cost(self.spent if known else None, self.n_cost_unknown)
 
     # -- one attempt --------------------------------------------------------------------
-    async def _attempt(self, task: Task, attempt: int, offsets: list[int]) -> None:
+    def _first_prompt(self, task: Task) -> tuple[list[dict], str] | None:
+        """The task's first-turn messages and their sha256, stored once in prompts.jsonl;
+        None when the disk is full (the run stops)."""
         if task.id not in self._prompts:  # every attempt of a task sends the same first turn
             first = build_messages(task, grid_format=self.cfg.grid_format, images=self.cfg.images)
             sha = hashlib.sha256(json.dumps(first).encode()).hexdigest()
@@ -642,9 +758,14 @@ class _Run:
                 self.writer.append_prompt(sha, first)  # before any record names it
             except DiskFullError as error:
                 self._disk_full(error)
-                return
+                return None
             self._prompts[task.id] = (first, sha)
             self._live[task.id] = {}
+        return self._prompts[task.id]
+
+    async def _attempt(self, task: Task, attempt: int, offsets: list[int]) -> None:
+        if self._first_prompt(task) is None:
+            return
         messages, prompt_sha = self._prompts[task.id]
         done = list(Run(self.run_dir, {}).read_at(offsets)) if offsets else []
         for rec in done:  # rebuild the conversation of the turns recorded before a crash
@@ -682,10 +803,7 @@ class _Run:
     def _extend(self, task: Task, messages: list[dict], rec: dict) -> list[dict]:
         """The conversation after `rec`'s turn: its answer, then the refinement request."""
         content = (rec.get("response") or {}).get("content") or ""
-        feedback = [
-            {"correct": t["correct"], "predicted": t["output"], "error": t.get("error")}
-            for t in rec["train"]
-        ] or [{"correct": False, "predicted": None, "error": "no program"}] * len(task.train)
+        feedback = _train_feedback(task, rec)
         code = rec.get("code") or "(no ```python code block defining transform was found)"
         return [
             *messages,
@@ -754,6 +872,8 @@ class _Run:
         messages: list[dict],
         prompt_sha: str,
         feedback: str | None,
+        round_: int = 1,
+        parents: tuple[int, ...] = (),
     ) -> dict:
         async with self.sem:
             await self._admit(messages)
@@ -787,6 +907,8 @@ class _Run:
             "request": self.params,
             "prompt_sha256": prompt_sha,
             "feedback": feedback,
+            "round": round_,
+            "parents": list(parents),
             "response": None
             if resp.failure
             else {

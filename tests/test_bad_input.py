@@ -88,6 +88,13 @@ def _nothing_written(root: Path) -> None:
         (["--rate-limit-delay", "-1"], ["--rate-limit-delay", ">= 0", "-1"]),
         (["--rate_limit_delay", "inf"], ["--rate-limit-delay", "finite"]),
         (["--rate-limit-delay", "nan"], ["--rate-limit-delay"]),
+        (["--strategy", "evolve", "--max-turns", "2"], ["--max-turns must be 1", "evolve"]),
+        (["--first-round", "3"], ["--first-round", "only apply", "independent"]),
+        (["--round-size", "4", "--parents", "2"], ["--round-size, --parents", "only apply"]),
+        (["--strategy", "refine-best", "--parents", "2"], ["--parents", "evolve"]),
+        (["--strategy", "evolve", "--max-attempts", "4", "--first-round", "5"],
+         ["--first-round", "between 1 and --max-attempts (4)", "5"]),
+        (["--strategy", "evolve", "--round-size", "0"], ["--round-size", ">= 1"]),
     ],
 )  # fmt: skip
 def test_bad_setting_is_one_line_exit_2(root, args, needles):

@@ -1,0 +1,153 @@
+"""Search strategies: which programs a task's next round of requests builds on.
+
+`STRATEGIES` (``arcnb.config``) names them; the runner asks `plan_round` what to request
+next, from the task's attempt records so far, and records each request's round and parents.
+
+- ``independent``: every request is a fresh sample of the first prompt (one round).
+- ``refine-best``: a first round of fresh samples; then each round refines the ``round_size``
+  best programs of the task so far, one request each, showing the program and its results on
+  the train examples (sample-and-refine, as in SOAR and Greenblatt's revision of the top
+  programs).
+- ``evolve``: a first round of fresh samples; then each round writes ``round_size`` children,
+  each prompt showing up to ``parents`` programs with their train scores (Berman's
+  evolutionary test-time compute). Parents are chosen for train accuracy and for diversity:
+  of programs whose outputs are the same, only the best is eligible, every child sees the best
+  program, and its other parents rotate through the next-best distinct ones.
+
+Both search strategies stop a task when its request budget (``max_attempts``) is spent or
+some program is right on every train example. The ranking, best first, is: more train
+examples right; then fewer times already shown as a parent (so a plateau spreads the search
+rather than refining one program over and over); then higher mean pixel accuracy on the
+train examples; then the earlier attempt. Requests that failed or answered no program are
+never parents; when no program is eligible, the round's requests are fresh samples.
+
+Every function here is pure: the same records give the same plan, which is what lets a
+resumed run rebuild its rounds exactly from ``attempts.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request of a round: its attempt id and the parents it builds on (attempt ids)."""
+
+    attempt: int
+    parents: tuple[int, ...] = ()
+
+
+def parent_uses(records: Iterable[Mapping[str, Any]]) -> Counter[int]:
+    """How many requests each attempt has been shown to as a parent."""
+    uses: Counter[int] = Counter()
+    for record in records:
+        uses.update(record.get("parents") or ())
+    return uses
+
+
+def eligible(record: Mapping[str, Any]) -> bool:
+    """A program that can be a parent: the request succeeded and its answer held code."""
+    return record.get("failure") is None and bool(record.get("code"))
+
+
+def _train_pixels(record: Mapping[str, Any]) -> float:
+    train = record.get("train") or []
+    return sum(float(e.get("pixel_accuracy") or 0.0) for e in train) / len(train) if train else 0.0
+
+
+def ranked(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The eligible programs, best first (see the module's ranking)."""
+    records = list(records)
+    uses = parent_uses(records)
+    return sorted(
+        (r for r in records if eligible(r)),
+        key=lambda r: (
+            -float(r.get("train_accuracy") or 0.0),
+            uses[r["attempt"]],
+            -_train_pixels(r),
+            r["attempt"],
+        ),
+    )
+
+
+def outputs_key(record: Mapping[str, Any]) -> str:
+    """What a program produced on every train and test input (its behaviour, for diversity)."""
+    outputs = [
+        [e.get("output"), e.get("status")] for split in ("train", "test") for e in record[split]
+    ]
+    return json.dumps(outputs, separators=(",", ":"))
+
+
+def diverse(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """`ranked`, keeping only the best program of each distinct set of outputs."""
+    seen: set[str] = set()
+    kept = []
+    for record in ranked(records):
+        key = outputs_key(record)
+        if key not in seen:
+            seen.add(key)
+            kept.append(record)
+    return kept
+
+
+def plan_round(
+    strategy: str,
+    records: Sequence[Mapping[str, Any]],
+    *,
+    budget: int,
+    first_round: int,
+    round_size: int,
+    parents: int = 1,
+) -> list[Request]:
+    """The next round's requests for one task, or ``[]`` when the task is done.
+
+    Args:
+        strategy: One of `arcnb.config.STRATEGIES`.
+        records: Every attempt of the task so far (each a single-turn record with
+            ``attempt``, ``parents``, ``failure``, ``code``, ``train``, ``test``,
+            ``train_accuracy``, ``all_train_correct``); attempt ids are 0, 1, ... in order.
+        budget: Requests the task may make in all (``max_attempts``).
+        first_round: Fresh samples in the first round (``budget`` for independent).
+        round_size: Requests in each later round.
+        parents: Parents shown per evolve request.
+
+    Returns:
+        The requests, with attempt ids continuing from ``len(records)``; fewer than a round
+        when the budget runs out.
+    """
+    start = len(records)
+    if strategy == "independent":
+        return [Request(a) for a in range(start, budget)]
+    if not records:
+        return [Request(a) for a in range(min(first_round, budget))]
+    room = budget - start
+    if room <= 0 or any(r.get("all_train_correct") for r in records):
+        return []
+    n = min(round_size, room)
+    ids = range(start, start + n)
+    if strategy == "refine-best":
+        best = ranked(records)
+        # the n best, one request each; with fewer programs, the best are refined again
+        return [
+            Request(a, (best[j % len(best)]["attempt"],) if best else ()) for j, a in enumerate(ids)
+        ]
+    if strategy == "evolve":
+        pool = diverse(records)
+        if not pool:
+            return [Request(a) for a in ids]
+        others = pool[1:]
+        k = min(parents, len(pool)) - 1  # parents besides the best
+        plan = []
+        for j, a in enumerate(ids):
+            rest = [others[(j * k + i) % len(others)]["attempt"] for i in range(k)]
+            plan.append(Request(a, (pool[0]["attempt"], *dict.fromkeys(rest))))
+        return plan
+    raise ValueError(f"unknown strategy {strategy!r}")
+
+
+__all__ = ["Request", "diverse", "outputs_key", "parent_uses", "plan_round", "ranked"]

@@ -1,0 +1,224 @@
+"""Search strategies (`--strategy refine-best | evolve`) end to end over real HTTP.
+
+The scripted endpoint answers by what a request shows: a first-round request (the task alone)
+draws the next of a fixed set of programs; a later request draws the program scripted for the
+parent(s) its prompt shows, recognised by a marker comment in their code. Which parent each
+request showed is therefore known from what the server received, independently of the
+records, and the tests check both against the strategy's rule.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from arcfixtures import FLIP, make_tasks
+
+from arcnb.logs import read_attempts
+from arcnb.rundir import Run
+
+# Task "t" (make_tasks' first task): 3x3 grids; the first train input's top-left cell is 8,
+# the second's 5, the test input's 2. The rule mirrors each row.
+A = "```python\n# mark:A;\ndef transform(grid):\n    return grid\n```"  # 0 of 2, same shape
+B = (  # 1 of 2: mirrors only the first train input
+    "```python\n# mark:B;\ndef transform(grid):\n"
+    "    return [r[::-1] for r in grid] if grid[0][0] == 8 else grid\n```"
+)
+B2 = (  # the same outputs as B, written differently
+    "```python\n# mark:B2;\ndef transform(grid):\n"
+    "    if grid[0][0] != 8:\n        return grid\n    return [list(reversed(r)) for r in grid]\n```"
+)
+C = "```python\n# mark:C;\ndef transform(grid):\n    return [[0]]\n```"  # 0 of 2, wrong shape
+D = (  # 1 of 2: mirrors only the second train input
+    "```python\n# mark:D;\ndef transform(grid):\n"
+    "    return [r[::-1] for r in grid] if grid[0][0] == 5 else grid\n```"
+)
+E = "```python\n# mark:E;\ndef transform(grid):\n    return [row[:] for row in grid]\n```"
+F = FLIP.replace("def transform", "# mark:F;\ndef transform")  # right everywhere
+FIRST_ROUND = "Test inputs ("  # in every request's first-turn text
+
+
+def marks(text: str) -> list[str]:
+    """The program markers in a text, in order."""
+    return re.findall(r"# mark:(\w+);", text)
+
+
+def user_text(body: dict) -> str:
+    """The text of a request's last user message (text parts joined)."""
+    content = body["messages"][-1]["content"]
+    if isinstance(content, list):
+        return "\n".join(p.get("text", "") for p in content if p.get("type") == "text")
+    return content
+
+
+def rule(marker: str, answer: str) -> dict:
+    return {"match": f"# mark:{marker};", "responses": [{"content": answer}]}
+
+
+@pytest.fixture(scope="module")
+def refine_run(tmp_path_factory, scripted_run):
+    root = tmp_path_factory.mktemp("refine")
+    make_tasks(root / "tasks", ["t"])
+    script = {
+        "rules": [
+            rule("D", F),  # refining D solves the task
+            rule("B", D),
+            rule("A", E),
+            {"match": FIRST_ROUND, "responses": [{"content": c} for c in (A, B, C)]},
+        ]
+    }
+    return scripted_run(
+        root, script, strategy="refine-best", max_attempts=10, first_round=3, round_size=2
+    )
+
+
+def test_refine_best_refines_the_best_programs_until_one_is_right(refine_run):
+    records = sorted(read_attempts(refine_run.run_dir), key=lambda r: r["attempt"])
+    mark = {r["attempt"]: marks(r["code"])[0] for r in records}
+    # three rounds (3 samples, then 2 + 2 refinements), then F is right on every train pair:
+    # the task stops with 3 of its 10 requests unspent
+    assert len(refine_run.requests) == len(records) == 7
+    assert [r["round"] for r in records] == [1, 1, 1, 2, 2, 3, 3]
+    assert all(r["turn"] == 1 and r["final"] for r in records)
+    shown = {tuple(mark[p] for p in r["parents"]) for r in records if r["round"] == 2}
+    # round 2: the two best of A (0/2), B (1/2), C (0/2, a wrong shape: no pixel right)
+    assert shown == {("B",), ("A",)}
+    # round 3: D ties B on train pairs (1/2) but was never refined: D and B
+    shown = {tuple(mark[p] for p in r["parents"]) for r in records if r["round"] == 3}
+    assert shown == {("D",), ("B",)}
+    assert all(not r["parents"] for r in records if r["round"] == 1)
+    assert sorted(mark.values()) == ["A", "B", "C", "D", "D", "E", "F"]
+    # what the server received agrees with the records: each refinement showed its parent
+    for body in refine_run.requests:
+        text = user_text(body)
+        assert len(marks(text)) <= 1
+    (to_d,) = [b for b in refine_run.requests if marks(user_text(b)) == ["D"]]
+    text = user_text(to_d)
+    assert "It got 1 of the 2 example pairs right" in text
+    assert "Example 1: wrong." in text and "Expected output (3x3):" in text
+    assert "Example 2: correct." in text
+
+
+def test_refine_best_metrics_per_round(refine_run):
+    summary = refine_run.result.summary
+    rounds = summary["per_round"]
+    assert [r["round"] for r in rounds] == [1, 2, 3]
+    assert [r["attempts"] for r in rounds] == [3, 2, 2]
+    assert [r["pass2_weighted"] for r in rounds] == [0.0, 0.0, 1.0]
+    assert [r["all_train_correct"] for r in rounds] == [0.0, 0.0, 1.0]
+    assert summary["metrics"]["pass2_weighted"] == 1.0 and summary["n_attempts"] == 7
+    assert "after round" in refine_run.result.table()
+
+
+def test_search_messages_are_rebuilt_from_the_run(refine_run):
+    """Every request, search text included, rebuilt exactly from the run directory, with
+    roles alternating (the search text joins the first user message)."""
+    run = Run.open(refine_run.run_dir)
+    rebuilt = [run.messages(r["task_id"], r["attempt"]) for r in read_attempts(run.path)]
+    received = [body["messages"] for body in refine_run.requests]
+    assert sorted(map(json.dumps, rebuilt)) == sorted(map(json.dumps, received))
+    assert all([m["role"] for m in msgs] == ["system", "user"] for msgs in received)
+
+
+@pytest.mark.parametrize("strategy", ["refine-best", "evolve"])
+def test_budget_in_requests_per_task(tmp_path, scripted_run, strategy):
+    """A task that is never solved spends exactly --max-attempts requests, in rounds of
+    --first-round then --round-size (the last one cut to what is left)."""
+    make_tasks(tmp_path / "tasks", ["t", "u"])
+    run = scripted_run(
+        tmp_path, {"default": {"content": A}}, strategy=strategy, max_attempts=5,
+        first_round=2, round_size=2,
+    )  # fmt: skip
+    records = list(read_attempts(run.run_dir))
+    assert len(run.requests) == len(records) == 10
+    for task in ("t", "u"):
+        mine = sorted((r for r in records if r["task_id"] == task), key=lambda r: r["attempt"])
+        assert [r["attempt"] for r in mine] == [0, 1, 2, 3, 4]
+        assert [r["round"] for r in mine] == [1, 1, 2, 2, 3]
+        # parents are always earlier attempts; every program ties (0/2, same outputs), so
+        # the ranking falls to times already shown, then the earlier attempt
+        if strategy == "refine-best":
+            assert [r["parents"] for r in mine] == [[], [], [0], [1], [2]]
+        else:  # the programs' outputs are all the same: one distinct parent, the best
+            assert [r["parents"] for r in mine] == [[], [], [0], [0], [1]]
+    assert run.result.summary["per_round"][-1]["attempts"] == 2  # both tasks' round 3
+
+
+def test_evolve_shows_several_diverse_parents_with_images(tmp_path, scripted_run):
+    make_tasks(tmp_path / "tasks", ["t"])
+    script = {
+        "rules": [
+            rule("C", F),  # a child shown C solves the task
+            rule("A", E),
+            {"match": FIRST_ROUND, "responses": [{"content": c} for c in (A, B, B2, C)]},
+        ]
+    }
+    run = scripted_run(
+        tmp_path, script, strategy="evolve", max_attempts=12, first_round=4, round_size=2,
+        parents=2, images="with-text",
+    )  # fmt: skip
+    records = sorted(read_attempts(run.run_dir), key=lambda r: r["attempt"])
+    mark = {r["attempt"]: marks(r["code"])[0] for r in records}
+    assert [r["round"] for r in records] == [1, 1, 1, 1, 2, 2]
+    children = [r for r in records if r["round"] == 2]
+    shown = sorted(tuple(mark[p] for p in r["parents"]) for r in children)
+    # B and B2 give the same outputs: only one of them (the best: the earlier) is a parent.
+    # Every child sees it first; the second parent rotates through A, then C (no pixel right).
+    best = mark[min(a for a, m in mark.items() if m in ("B", "B2"))]
+    assert shown == [(best, "A"), (best, "C")]
+    second = [b for b in run.requests if "Program 1 (" in user_text(b)]
+    assert len(second) == 2
+    for body in second:
+        text = user_text(body)
+        assert "Program 1 (1 of 2 example pairs right)" in text
+        assert "Program 2 (0 of 2 example pairs right)" in text and "Program 3" not in text
+        assert not {"B", "B2"} <= set(marks(text))
+        # the first turn's images travel with the search text (a last text part)
+        parts = body["messages"][-1]["content"]
+        assert sum(p["type"] == "image_url" for p in parts) == 5  # 2 pairs and 1 test input
+        assert parts[-1]["type"] == "text" and "Program 2 (" in parts[-1]["text"]
+    assert run.result.summary["metrics"]["pass2_weighted"] == 1.0
+
+
+def test_search_resume_replays_rounds_exactly(tmp_path, scripted_run):
+    """Stopped by --max-cost part way through, then resumed: the same attempts, rounds and
+    parents as an uninterrupted run, and no request asked twice."""
+    for name in ("whole", "cut"):
+        make_tasks(tmp_path / name / "tasks", ["t", "u"])
+    settings = dict(
+        strategy="refine-best", max_attempts=6, first_round=2, round_size=2, price_in=10.0,
+        price_out=1000.0, max_tokens=100, max_workers=2,
+    )  # fmt: skip
+    script = {"default": {"content": A}}  # 100 + 50 tokens a request: $0.051 each
+    whole = scripted_run(tmp_path / "whole", script, **settings)
+    cut = scripted_run(tmp_path / "cut", script, max_cost=0.3, **settings)
+    assert cut.result.summary["stopped_by"] == "budget"
+    assert cut.result.summary["cost_usd"] <= 0.3
+    n_cut = len(cut.requests)
+    assert 0 < n_cut < 12
+    resumed = scripted_run(
+        tmp_path / "cut", script, resume=str(cut.run_dir), max_cost=100.0, max_workers=2
+    )
+    assert n_cut + len(resumed.requests) == 12
+
+    def lineage(run_dir):
+        return sorted(
+            (r["task_id"], r["attempt"], r["round"], r["parents"]) for r in read_attempts(run_dir)
+        )
+
+    assert lineage(cut.run_dir) == lineage(whole.run_dir)
+    assert resumed.result.summary["n_attempts"] == 12
+
+
+def test_an_unknown_strategy_is_refused_before_anything_runs(tmp_path):
+    from arcnb import run_eval
+    from arcnb.errors import InputError
+
+    make_tasks(tmp_path / "tasks", ["t"])
+    with pytest.raises(InputError, match="--strategy must be one of independent, refine-best"):
+        run_eval(
+            dataset=str(tmp_path / "tasks"), subset="all_evaluation", model="m",
+            base_url="http://127.0.0.1:9/v1", strategy="beam", output_dir=str(tmp_path / "logs"),
+        )  # fmt: skip
+    assert not (tmp_path / "logs").exists()
