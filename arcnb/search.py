@@ -150,4 +150,36 @@ def plan_round(
     raise ValueError(f"unknown strategy {strategy!r}")
 
 
-__all__ = ["Request", "diverse", "outputs_key", "parent_uses", "plan_round", "ranked"]
+def attempt_tree(records: Iterable[Mapping[str, Any]]) -> list[tuple[int, Mapping[str, Any]]]:
+    """A task's attempts as a tree of lineage, for display: ``(depth, record)`` in depth-first
+    order, each child under its first parent (``parents[0]``: for evolve, the best one; the
+    others are in its ``parents``), children by attempt id.
+
+    Fresh samples (no parents, as every attempt of an independent run) are roots at depth 0.
+    An attempt whose first parent is not among ``records`` is a root too. One record per
+    attempt is expected (each attempt's final turn).
+    """
+    by_id = {r["attempt"]: r for r in records}
+    children: dict[int | None, list[int]] = {}
+    for attempt in sorted(by_id):
+        parents = by_id[attempt].get("parents") or ()
+        parent = parents[0] if parents and parents[0] in by_id else None
+        children.setdefault(parent, []).append(attempt)
+    out: list[tuple[int, Mapping[str, Any]]] = []
+    stack = [(0, a) for a in reversed(children.get(None, []))]
+    while stack:
+        depth, attempt = stack.pop()
+        out.append((depth, by_id[attempt]))
+        stack.extend((depth + 1, c) for c in reversed(children.get(attempt, [])))
+    return out
+
+
+__all__ = [
+    "Request",
+    "attempt_tree",
+    "diverse",
+    "outputs_key",
+    "parent_uses",
+    "plan_round",
+    "ranked",
+]
