@@ -636,7 +636,8 @@ def format_table(summary: Mapping[str, Any]) -> str:
         footer += f" of ${budget['cap_usd']:g} cap ({100 * budget['spent_fraction']:.0f}%)"
     rounds = summary.get("per_round") or []
     if len(rounds) > 1:  # a search strategy: how the score grew round by round
-        lines += ["", "after round  attempts  pass2_weighted  oracle  all_train_correct  cost"]
+        header = "after round  attempts  pass2_weighted  oracle  all_train_correct  round cost"
+        lines += ["", header]
         lines += [
             f"{r['round']:>11}  {r['attempts']:>8}  {100 * r['pass2_weighted']:>13.1f}%"
             f"  {100 * r['oracle']:>5.1f}%  {100 * r['all_train_correct']:>16.1f}%"
