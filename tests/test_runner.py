@@ -250,6 +250,24 @@ def test_budget_raised_on_resume_is_spent_too(env, scripted_run):
     assert again.summary["budget"]["cap_usd"] == 3 * cap
 
 
+def test_a_cap_below_one_request_sends_none_and_resumes(env, scripted_run):
+    """A cap under the first request's estimate: nothing is sent, the run still ends with its
+    summary (no attempts.jsonl was ever written), and a resume with a higher cap runs it."""
+    make_tasks(env / "tasks", ["a"])
+    script = _budget_script(["small"])
+    first = scripted_run(env, script, api_key=KEY, max_attempts=2, max_tokens=1000,
+                         price_in=2.0, price_out=8.0, max_cost=0.001)  # fmt: skip
+    assert first.requests == [] and not (first.run_dir / "attempts.jsonl").exists()
+    summary = first.result.summary
+    assert summary["stopped_by"] == "budget" and summary["n_attempts"] == 0
+    assert summary["metrics"]["pass2_weighted"] == 0.0
+    with ScriptedServer(script) as server:
+        again = run_eval(
+            resume=str(first.run_dir), base_url=server.base_url, max_cost=1.0, progress=False
+        )
+    assert again.summary["n_attempts"] == 2 and again.summary["stopped_by"] is None
+
+
 def test_no_budget_without_a_cap(env, scripted_run):
     make_tasks(env / "tasks", ["a"])
     run = scripted_run(env, _budget_script(["small"]), api_key=KEY, max_attempts=2,
