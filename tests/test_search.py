@@ -222,3 +222,47 @@ def test_an_unknown_strategy_is_refused_before_anything_runs(tmp_path):
             base_url="http://127.0.0.1:9/v1", strategy="beam", output_dir=str(tmp_path / "logs"),
         )  # fmt: skip
     assert not (tmp_path / "logs").exists()
+
+
+def _record(attempt, right, outputs, parents=(), failure=None, code="def transform(g): ..."):
+    """A task record with two train examples, `right` of them correct."""
+    train = [
+        {"output": outputs, "status": "ok", "correct": i < right, "pixel_accuracy": 0.5}
+        for i in range(2)
+    ]
+    return {
+        "attempt": attempt, "parents": list(parents), "failure": failure, "code": code,
+        "train": train, "test": [], "train_accuracy": right / 2, "all_train_correct": right == 2,
+    }  # fmt: skip
+
+
+def test_plan_round_rules():
+    from arcnb.search import Request, plan_round
+
+    def plan(strategy, records, **kw):
+        options = {"budget": 12, "first_round": 3, "round_size": 3, "parents": 3, **kw}
+        return plan_round(strategy, records, **options)
+
+    assert plan("evolve", []) == [Request(0), Request(1), Request(2)]
+    assert plan("independent", [], budget=2) == [Request(0), Request(1)]
+    # five programs with distinct outputs, ranked 1, 0, 2, 3, 4 (more right first; attempt 4
+    # failed and attempt 5 answered no code: neither is ever a parent)
+    records = [
+        _record(0, 1, [[0]]), _record(1, 1, [[1]]), _record(2, 0, [[2]]), _record(3, 0, [[3]]),
+        _record(4, 1, None, failure="timeout"), _record(5, 1, [[5]], code=None),
+    ]  # fmt: skip
+    records[1]["train"][0]["pixel_accuracy"] = 1.0  # 1 ties 0 on examples, wins on pixels
+    assert plan("refine-best", records) == [Request(6, (1,)), Request(7, (0,)), Request(8, (2,))]
+    # evolve: the best first in every child, the others rotating through the rest
+    assert plan("evolve", records) == [
+        Request(6, (1, 0, 2)), Request(7, (1, 3, 0)), Request(8, (1, 2, 3))
+    ]  # fmt: skip
+    assert plan("evolve", records, parents=1) == [Request(a, (1,)) for a in (6, 7, 8)]
+    # the round is cut to the budget left, and nothing is planned once it is spent
+    assert plan("refine-best", records, budget=7) == [Request(6, (1,))]
+    assert plan("refine-best", records, budget=6) == []
+    # a program right on every train example ends the search
+    assert plan("evolve", [*records, _record(6, 2, [[9]])]) == []
+    # nothing to build on: fresh samples
+    failed = [_record(a, 0, None, failure="server_error") for a in range(3)]
+    assert plan("refine-best", failed) == [Request(3), Request(4), Request(5)]
