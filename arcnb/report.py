@@ -36,7 +36,7 @@ from arcnb.errors import InputError
 from arcnb.metrics import task_summary
 from arcnb.rundir import check_task_id
 from arcnb.tasks import ARC_PALETTE, Task
-from arcnb.widgets import FILTERS, RunView, outcome, task_flags
+from arcnb.widgets import FILTERS, RunView, lineage, lineage_label, outcome, task_flags
 
 __all__ = ["FILTERS", "ERROR_CHARS", "pack_page", "save_html", "unpack_page"]
 
@@ -57,6 +57,7 @@ canvas.g{border:1px solid #444;margin:2px;image-rendering:pixelated;vertical-ali
 .right canvas.g{outline:3px solid #2e7d32}.wrong canvas.g{outline:3px solid #c62828}
 .ex{display:inline-block;margin:0 1em 1em 0;vertical-align:top;font-size:smaller}
 .turn{margin:.5em 0 1em 1em;padding-left:.5em;border-left:3px solid #ccc}
+.lineage details{padding-left:.5em;border-left:2px solid #90caf9}
 pre{background:#f6f6f6;padding:4px;white-space:pre-wrap;max-width:60em}
 """
 
@@ -304,15 +305,7 @@ def _task_page(data: RunView, task_id: str) -> tuple[dict[str, Any], str]:
                 )
     parts.append(_vote_html(stats, expected, grids))
     parts.append(f"<h2>attempts ({stats['attempts']})</h2>")
-    for attempt in data.attempts(task_id):
-        turns = data.turns(task_id, attempt)
-        records = [data.record(task_id, attempt, turn) for turn in turns]
-        last = records[-1]
-        summary = f"attempt {attempt + 1}: {html.escape(outcome(last))}" + (
-            f" ({len(turns)} turns)" if len(turns) > 1 else ""
-        )
-        body = "".join(_turn_html(record, expected, grids, programs) for record in records)
-        parts.append(f"<details><summary>{summary}</summary>{body}</details>")
+    parts.append(_attempts_html(data, task_id, finals, expected, grids, programs))
     packed = pack_page("".join(parts), grids.items, programs.items)
     page = _page(
         f"{task_id} - arcnb report {data.run.name}",
@@ -321,6 +314,39 @@ def _task_page(data: RunView, task_id: str) -> tuple[dict[str, Any], str]:
     )
     stats.pop("vote", None)
     return stats, page
+
+
+def _attempts_html(
+    data: RunView,
+    task_id: str,
+    finals: Sequence[Mapping[str, Any]],
+    expected: Sequence[Any],
+    grids: _Shared,
+    programs: _Shared,
+) -> str:
+    """Every attempt with its turns: a flat list, or in a search run (some attempt has
+    parents) the lineage tree, each attempt indented under its first parent."""
+    tree = lineage(finals)
+    out = []
+    for depth, record in tree or [(0, r) for r in finals]:
+        attempt = record["attempt"]
+        label, attrs = f"attempt {attempt + 1}: {outcome(record)}", ""
+        if tree:
+            label = lineage_label(record)
+            attrs = f" class='node' data-attempt='{attempt + 1}' data-depth='{depth}'"
+            attrs += f" style='margin-left:{2 * depth}em'"
+        turns = data.turns(task_id, attempt)
+        records = [data.record(task_id, attempt, turn) for turn in turns]
+        summary = html.escape(label) + (f" ({len(turns)} turns)" if len(turns) > 1 else "")
+        body = "".join(_turn_html(r, expected, grids, programs) for r in records)
+        out.append(f"<details{attrs}><summary>{summary}</summary>{body}</details>")
+    if not tree:
+        return "".join(out)
+    return (
+        "<p><small>A search run: each attempt sits under the program its prompt showed first; "
+        "&ldquo;from&rdquo; names every program it was shown.</small></p>"
+        f"<div class='lineage'>{''.join(out)}</div>"
+    )
 
 
 def _vote_html(stats: Mapping[str, Any], expected: Sequence[Any], grids: _Shared) -> str:

@@ -26,9 +26,10 @@ from arcnb.errors import ArcnbError, InputError
 from arcnb.grid import Grid, as_grid
 from arcnb.metrics import task_summary
 from arcnb.rundir import ATTEMPTS_FILE, TASKS_DIR, AttemptRecord, Run, record_key
+from arcnb.search import attempt_tree
 from arcnb.tasks import ARC_PALETTE, Task
 
-__all__ = ["FILTERS", "Explorer", "RunView", "explore", "task_flags"]
+__all__ = ["FILTERS", "Explorer", "RunView", "explore", "lineage_html", "task_flags"]
 
 MISSING = "<i class='arcnb-missing' style='color:#b00'>missing</i>"
 RIGHT_BORDER = "3px solid green"  # frame of a predicted grid that is exactly right
@@ -405,6 +406,81 @@ def outcome(record: Mapping[str, Any]) -> str:
     return "partial train" if right else "wrong on train"
 
 
+# ---- lineage: a search run's attempts as a tree ----------------------------------------------
+LINEAGE_MARKS = {
+    "selected": "background:#fff59d;font-weight:bold",  # the selected attempt
+    "ancestor": "background:#e3f2fd",  # an attempt it descends from, through any parent
+    "": "",
+}
+
+
+def lineage(finals: Sequence[Mapping[str, Any]]) -> list[tuple[int, Mapping[str, Any]]]:
+    """A task's attempts (their final turns) as `arcnb.search.attempt_tree` orders them,
+    ``(depth, record)``; ``[]`` when no attempt has parents (an independent run)."""
+    if not any(r.get("parents") for r in finals):
+        return []
+    return attempt_tree(finals)
+
+
+def lineage_label(record: Mapping[str, Any]) -> str:
+    """``attempt 4 (round 2, from attempt 2): partial train, train 1/2``, as plain text (escape
+    it). Attempt ids count from 1, as everywhere shown; the train score shows when code ran."""
+    parents = [str(p + 1) for p in record.get("parents") or []]
+    origin = f", from attempt{'s' * (len(parents) > 1)} {', '.join(parents)}" if parents else ""
+    label = f"attempt {record['attempt'] + 1} (round {record.get('round') or 1}{origin})"
+    train = record.get("train") or []
+    score = f", train {sum(bool(t.get('correct')) for t in train)}/{len(train)}" if train else ""
+    return f"{label}: {outcome(record)}{score}"
+
+
+def ancestors(finals: Sequence[Mapping[str, Any]], attempt: int) -> set[int]:
+    """Every attempt that ``attempt`` descends from, through any of its parents (ids from 0)."""
+    parents = {r["attempt"]: r.get("parents") or [] for r in finals}
+    found: set[int] = set()
+    todo = list(parents.get(attempt, []))
+    while todo:
+        parent = todo.pop()
+        if parent not in found:
+            found.add(parent)
+            todo.extend(parents.get(parent, []))
+    return found
+
+
+def lineage_html(data: RunView, task_id: str, selected: int | None = None) -> str:
+    """The task's attempt tree (a search run's), the selected attempt and its ancestors marked.
+
+    Args:
+        data: The run.
+        task_id: A task with records.
+        selected: The selected attempt, as records count it (from 0); None marks none.
+
+    Returns:
+        One ``<div data-attempt data-depth data-mark>`` per attempt, each under its first
+        parent (`lineage_label` names every parent); ``""`` when no attempt has parents.
+    """
+    finals = data.finals(task_id)
+    tree = lineage(finals)
+    if not tree:
+        return ""
+    above = ancestors(finals, selected) if selected is not None else set()
+    rows = []
+    for depth, record in tree:
+        attempt = record["attempt"]
+        mark = "selected" if attempt == selected else "ancestor" if attempt in above else ""
+        arrow = "&#8627; " if depth else ""
+        rows.append(
+            f"<div data-attempt='{attempt + 1}' data-depth='{depth}' data-mark='{mark}' "
+            f"style='margin-left:{1.5 * depth:g}em;{LINEAGE_MARKS[mark]}'>"
+            f"{arrow}{html.escape(lineage_label(record))}</div>"
+        )
+    note = "each attempt under the program its prompt showed first; selected in yellow, its "
+    note += "ancestors in blue"
+    return (
+        f"<div class='arcnb-lineage'><b>lineage</b> <span style='font-size:smaller'>({note})"
+        f"</span>{''.join(rows)}</div>"
+    )
+
+
 def failure_html(record: Mapping[str, Any]) -> str:
     """The turn's outcome, failure category, error and bookkeeping, as a small table."""
     test = record["test"]
@@ -519,6 +595,8 @@ class Explorer:
             substring of the id).
         task_dropdown, attempt_dropdown, turn_dropdown: The selectors.
         refresh_button: Re-reads the run (`refresh`); `watch` does it every few seconds.
+        lineage_view: The task's attempt tree in a search run (`lineage_html`), the selected
+            attempt and its ancestors marked; empty for an independent run.
         failure_view, grids_view, code_view, messages_view, feedback_view, reasoning_view,
         response_view, tally_view: ``ipywidgets.HTML`` views of the selection (the messages
             sent, the refinement feedback, reasoning and response sit in a collapsed
@@ -537,6 +615,7 @@ class Explorer:
         self.attempt_dropdown = w.Dropdown(description="attempt", options=[])
         self.turn_dropdown = w.Dropdown(description="turn", options=[])
         self.header_view = w.HTML()
+        self.lineage_view = w.HTML()
         self.failure_view = w.HTML()
         self.grids_view = w.HTML()
         self.code_view = w.HTML()
@@ -558,6 +637,7 @@ class Explorer:
                         self.count_view]),
                 w.HBox([self.task_dropdown, self.attempt_dropdown, self.turn_dropdown]),
                 self.header_view,
+                self.lineage_view,
                 self.failure_view,
                 self.grids_view,
                 text,
@@ -671,7 +751,7 @@ class Explorer:
         self._busy = True  # the three dropdowns change together: render once, below
         try:
             self.task_dropdown.value = task_id
-            self.attempt_dropdown.options = numbers
+            self.attempt_dropdown.options = self._attempt_options(task_id, numbers)
             self.attempt_dropdown.value = attempt
             self.turn_dropdown.options = turns
             self.turn_dropdown.value = turn
@@ -679,11 +759,20 @@ class Explorer:
             self._busy = False
         self._render()
 
+    def _attempt_options(self, task_id: str | None, numbers: list[int]) -> list[Any]:
+        """The attempt numbers, labelled ``4 (round 2)`` when the task had later rounds."""
+        if task_id is None or not numbers:
+            return numbers
+        rounds = {r["attempt"] + 1: r.get("round") or 1 for r in self.data.finals(task_id)}
+        if max(rounds.values()) <= 1:
+            return numbers
+        return [(f"{n} (round {rounds.get(n, 1)})", n) for n in numbers]
+
     def _render(self) -> None:
         task_id, attempt, turn = self.selection
         if task_id is None or attempt is None or turn is None:
-            for view in (self.failure_view, self.grids_view, self.code_view, self.tally_view,
-                         self.messages_view, self.feedback_view):  # fmt: skip
+            for view in (self.lineage_view, self.failure_view, self.grids_view, self.code_view,
+                         self.tally_view, self.messages_view, self.feedback_view):  # fmt: skip
                 view.value = ""
             none = "this run has no attempt records yet" if not self.data.task_ids else (
                 "no task matches the filter and search")  # fmt: skip
@@ -696,6 +785,7 @@ class Explorer:
             f"<b>{html.escape(task_id)}</b> attempt {attempt}, turn {turn}: "
             f"{html.escape(outcome(record))}{loaded}"
         )
+        self.lineage_view.value = lineage_html(self.data, task_id, attempt - 1)
         self.failure_view.value = failure_html(record)
         self.grids_view.value = grids_html(record, task)
         self.code_view.value = code_html(record)
@@ -715,7 +805,8 @@ class Explorer:
         vote, source = self.data.vote(task_id)
         tally = tally_html(vote, self.data.expected_test(task_id), source)
         turn_view = turn_html(self.data, task_id, attempt - 1, turn, with_messages=True)
-        return f"<div>{turn_view}{_details('vote tally', tally)}</div>"
+        tree = lineage_html(self.data, task_id, attempt - 1)
+        return f"<div>{turn_view}{tree}{_details('vote tally', tally)}</div>"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})

@@ -37,3 +37,42 @@ def make_tasks(folder: Path, names: list[str]) -> dict[str, dict]:
 def key_of(task: dict) -> str:
     """A substring of the prompt that only this task's requests contain (a scripted rule key)."""
     return encode_grid(task["test"][0]["input"]).split("\n", 1)[1]
+
+
+# ---- a search run (--strategy refine-best) ---------------------------------------------------
+# Programs marked with a comment (`# mark:X;`) that a scripted rule matches when a later
+# request shows them as parents. For make_tasks' first task (3x3 grids; the first train
+# input's top-left cell is 8, the second's 5, the test input's 2; the rule mirrors each row).
+MARKED_A = "```python\n# mark:A;\ndef transform(grid):\n    return grid\n```"  # 0 of 2
+MARKED_B = (  # 1 of 2: mirrors only the first train input
+    "```python\n# mark:B;\ndef transform(grid):\n"
+    "    return [r[::-1] for r in grid] if grid[0][0] == 8 else grid\n```"
+)
+MARKED_C = "```python\n# mark:C;\ndef transform(grid):\n    return [[0]]\n```"  # 0/2, wrong shape
+MARKED_D = (  # 1 of 2: mirrors only the second train input
+    "```python\n# mark:D;\ndef transform(grid):\n"
+    "    return [r[::-1] for r in grid] if grid[0][0] == 5 else grid\n```"
+)
+MARKED_E = "```python\n# mark:E;\ndef transform(grid):\n    return [row[:] for row in grid]\n```"
+MARKED_F = FLIP.replace("def transform", "# mark:F;\ndef transform")  # right everywhere
+FIRST_ROUND = "Test inputs ("  # in every request's first-turn text
+
+
+def marked_rule(marker: str, answer: str) -> dict:
+    """A scripted rule: a request showing the program marked `marker` gets `answer`."""
+    return {"match": f"# mark:{marker};", "responses": [{"content": answer}]}
+
+
+# Round 1 samples A, B, C; refining B gives D, refining A gives E; refining D gives F (right
+# everywhere): with --max-attempts 10 --first-round 3 --round-size 2, a tree three levels deep.
+SEARCH_SCRIPT = {
+    "rules": [
+        marked_rule("D", MARKED_F),
+        marked_rule("B", MARKED_D),
+        marked_rule("A", MARKED_E),
+        {
+            "match": FIRST_ROUND,
+            "responses": [{"content": c} for c in (MARKED_A, MARKED_B, MARKED_C)],
+        },
+    ]
+}

@@ -11,13 +11,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from arcfixtures import FLIP, WRONG, key_of, make_tasks
+from arcfixtures import FLIP, SEARCH_SCRIPT, WRONG, key_of, make_tasks
 
 import arcnb
 from arcnb.cli import main
 from arcnb.errors import InputError
+from arcnb.logs import read_attempts
 from arcnb.report import ERROR_CHARS, FILTERS, save_html, unpack_page
 from arcnb.tasks import ARC_PALETTE
+from arcnb.widgets import outcome
 
 # Model text that would run as script if any page put it into markup unescaped, or let it end
 # the page's own <script> element early.
@@ -187,6 +189,55 @@ def test_unfinished_and_empty_runs(run_dir, tmp_path):
     with pytest.raises(InputError, match="not a run directory"):
         (tmp_path / "bare").mkdir()
         save_html(tmp_path / "bare", tmp_path / "out3")
+
+
+# ---- a search run: the attempts as a lineage tree ---------------------------------------------
+@pytest.fixture(scope="module")
+def search_run_dir(tmp_path_factory, scripted_run) -> Path:
+    root = tmp_path_factory.mktemp("search")
+    make_tasks(root / "tasks", ["t"])
+    return scripted_run(
+        root, SEARCH_SCRIPT, strategy="refine-best", max_attempts=10, first_round=3, round_size=2
+    ).run_dir
+
+
+def _expected_label(record: dict) -> str:
+    parents = [str(p + 1) for p in record["parents"]]
+    origin = f", from attempt{'s' * (len(parents) > 1)} {', '.join(parents)}" if parents else ""
+    right = sum(t["correct"] for t in record["train"])
+    return (
+        f"attempt {record['attempt'] + 1} (round {record['round']}{origin}): "
+        f"{outcome(record)}, train {right}/{len(record['train'])}"
+    )
+
+
+def test_search_run_task_page_shows_the_lineage_tree(search_run_dir, tmp_path):
+    records = {r["attempt"]: r for r in read_attempts(search_run_dir)}  # one turn each
+    assert {r["round"] for r in records.values()} == {1, 2, 3}
+    markup = _task(save_html(search_run_dir, tmp_path / "report"), "t")["html"]
+    assert "<div class='lineage'>" in markup
+    nodes = re.findall(
+        r"<details class='node' data-attempt='(\d+)' data-depth='(\d+)' "
+        r"style='margin-left:(\d+)em'><summary>([^<]*)</summary>",
+        markup,
+    )
+    assert sorted(int(n) - 1 for n, _, _, _ in nodes) == sorted(records)  # each attempt once
+    path: list[int] = []  # the attempts from the root down to the node before
+    for shown, depth, margin, label in nodes:
+        record, depth = records[int(shown) - 1], int(depth)
+        del path[depth:]
+        assert len(path) == depth and int(margin) == 2 * depth  # indented one level per depth
+        # under its first parent (the node above at one level less), a fresh sample at the root
+        assert path[-1:] == record["parents"][:1]
+        assert html.unescape(label) == _expected_label(record)
+        path.append(record["attempt"])
+    assert max(int(d) for _, d, _, _ in nodes) == 2  # a refinement of a refinement
+
+
+def test_independent_run_task_page_has_no_lineage_tree(report):
+    markup = _task(report, "beta")["html"]
+    assert "lineage" not in markup and "class='node'" not in markup
+    assert "(round " not in markup and "from attempt" not in markup
 
 
 # ---- in a real browser ------------------------------------------------------------------------

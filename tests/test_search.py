@@ -13,30 +13,21 @@ import json
 import re
 
 import pytest
-from arcfixtures import FLIP, make_tasks
+from arcfixtures import FIRST_ROUND, SEARCH_SCRIPT, make_tasks
+from arcfixtures import MARKED_A as A
+from arcfixtures import MARKED_B as B
+from arcfixtures import MARKED_C as C
+from arcfixtures import MARKED_E as E
+from arcfixtures import MARKED_F as F
+from arcfixtures import marked_rule as rule
 
 from arcnb.logs import read_attempts
 from arcnb.rundir import Run
 
-# Task "t" (make_tasks' first task): 3x3 grids; the first train input's top-left cell is 8,
-# the second's 5, the test input's 2. The rule mirrors each row.
-A = "```python\n# mark:A;\ndef transform(grid):\n    return grid\n```"  # 0 of 2, same shape
-B = (  # 1 of 2: mirrors only the first train input
-    "```python\n# mark:B;\ndef transform(grid):\n"
-    "    return [r[::-1] for r in grid] if grid[0][0] == 8 else grid\n```"
-)
 B2 = (  # the same outputs as B, written differently
     "```python\n# mark:B2;\ndef transform(grid):\n"
     "    if grid[0][0] != 8:\n        return grid\n    return [list(reversed(r)) for r in grid]\n```"
 )
-C = "```python\n# mark:C;\ndef transform(grid):\n    return [[0]]\n```"  # 0 of 2, wrong shape
-D = (  # 1 of 2: mirrors only the second train input
-    "```python\n# mark:D;\ndef transform(grid):\n"
-    "    return [r[::-1] for r in grid] if grid[0][0] == 5 else grid\n```"
-)
-E = "```python\n# mark:E;\ndef transform(grid):\n    return [row[:] for row in grid]\n```"
-F = FLIP.replace("def transform", "# mark:F;\ndef transform")  # right everywhere
-FIRST_ROUND = "Test inputs ("  # in every request's first-turn text
 
 
 def marks(text: str) -> list[str]:
@@ -52,24 +43,12 @@ def user_text(body: dict) -> str:
     return content
 
 
-def rule(marker: str, answer: str) -> dict:
-    return {"match": f"# mark:{marker};", "responses": [{"content": answer}]}
-
-
 @pytest.fixture(scope="module")
 def refine_run(tmp_path_factory, scripted_run):
     root = tmp_path_factory.mktemp("refine")
     make_tasks(root / "tasks", ["t"])
-    script = {
-        "rules": [
-            rule("D", F),  # refining D solves the task
-            rule("B", D),
-            rule("A", E),
-            {"match": FIRST_ROUND, "responses": [{"content": c} for c in (A, B, C)]},
-        ]
-    }
     return scripted_run(
-        root, script, strategy="refine-best", max_attempts=10, first_round=3, round_size=2
+        root, SEARCH_SCRIPT, strategy="refine-best", max_attempts=10, first_round=3, round_size=2
     )
 
 

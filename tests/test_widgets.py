@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from arcfixtures import FLIP, WRONG, key_of, make_tasks
+from arcfixtures import FLIP, SEARCH_SCRIPT, WRONG, key_of, make_tasks
 
 from arcnb.errors import InputError
 from arcnb.logs import read_attempts
@@ -20,6 +20,7 @@ from arcnb.widgets import (
     WRONG_BORDER,
     Explorer,
     explore,
+    lineage_html,
 )
 
 PLANT = "<script>alert('pwned')</script>"
@@ -244,6 +245,70 @@ def test_refresh_and_watch_a_run_still_writing(run_dir, tmp_path):
     assert list(ex.task_dropdown.options) == ["alpha", "beta", "gamma"]
     assert ex.selection == ("alpha", 2, 1) and "3 of 3 tasks" in ex.count_view.value
     ex.stop_watching()
+
+
+@pytest.fixture(scope="module")
+def search_run_dir(tmp_path_factory, scripted_run) -> Path:
+    root = tmp_path_factory.mktemp("search")
+    make_tasks(root / "tasks", ["t"])
+    return scripted_run(
+        root, SEARCH_SCRIPT, strategy="refine-best", max_attempts=10, first_round=3, round_size=2
+    ).run_dir
+
+
+def _ancestors(records: dict[int, dict], attempt: int) -> set[int]:
+    """Every attempt ``attempt`` descends from, through any parent."""
+    found: set[int] = set()
+    todo = list(records[attempt]["parents"])
+    while todo:
+        parent = todo.pop()
+        found.add(parent)
+        todo += records[parent]["parents"]
+    return found
+
+
+def _marks(view: str) -> dict[int, str]:
+    """Each lineage row's mark (selected, ancestor or ''), by attempt number (from 1)."""
+    found = re.findall(r"data-attempt='(\d+)' data-depth='\d+' data-mark='(\w*)'", view)
+    return {int(attempt): mark for attempt, mark in found}
+
+
+def test_lineage_marks_the_selected_attempt_and_its_ancestors(search_run_dir):
+    records = {r["attempt"]: r for r in read_attempts(search_run_dir)}  # one turn each
+    # a refinement of a refinement: it has a grandparent
+    deepest = next(
+        a for a, r in records.items() if any(records[p]["parents"] for p in r["parents"])
+    )
+    above = _ancestors(records, deepest)
+    ex = explore(search_run_dir)
+    ex.select("t", deepest + 1)
+    view = ex.lineage_view.value
+    assert _marks(view) == {
+        a + 1: "selected" if a == deepest else "ancestor" if a in above else "" for a in records
+    }
+    assert len(above) == 2 and view == lineage_html(ex.data, "t", deepest)
+    assert view in ex._repr_html_()
+    shown = _plain(view)
+    for a, r in records.items():
+        parents = ", ".join(str(p + 1) for p in r["parents"])
+        origin = f", from attempt {parents}" if parents else ""
+        assert f"attempt {a + 1} (round {r['round']}{origin}): " in shown
+    # the attempt dropdown names each attempt's round; its values stay attempt numbers
+    rounds = [(f"{a + 1} (round {records[a]['round']})", a + 1) for a in sorted(records)]
+    assert [tuple(o) for o in ex.attempt_dropdown.options] == rounds
+    root = min(records)  # a fresh sample: selected, nothing above it
+    ex.attempt_dropdown.value = root + 1
+    assert ex.selection == ("t", root + 1, 1)
+    marks = _marks(ex.lineage_view.value)
+    assert marks[root + 1] == "selected" and "ancestor" not in marks.values()
+
+
+def test_independent_run_shows_no_lineage(run_dir):
+    ex = explore(run_dir)
+    ex.select("beta", 2, 2)
+    assert ex.lineage_view.value == "" and lineage_html(ex.data, "beta", 1) == ""
+    assert "arcnb-lineage" not in ex._repr_html_()
+    assert list(ex.attempt_dropdown.options) == [1, 2]
 
 
 @pytest.mark.slow  # a kernel start
