@@ -83,6 +83,12 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=256, help="concurrent requests")
     ap.add_argument("--latency", type=float, default=0.5, help="seconds per answer")
     ap.add_argument("--no-bounds", action="store_true", help="skip the bounds (big runs)")
+    ap.add_argument(
+        "--strategy",
+        default="independent",
+        help="search strategy (bench/search.py compares them); a search's first round is half "
+        "the attempts, later rounds 2 requests",
+    )
     args = ap.parse_args()
 
     import arcnb
@@ -106,6 +112,8 @@ def main() -> None:
                 base_url=[base_url],
                 max_attempts=args.attempts,
                 max_workers=args.workers,
+                strategy=args.strategy,
+                **({} if args.strategy == "independent" else {"round_size": 2}),
                 output_dir=str(tmp / "logs"),
                 progress=False,
             )
@@ -121,8 +129,12 @@ def main() -> None:
             client_wall, client_cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
         server.kill()
-    n = args.tasks * args.attempts
     summary = result.summary
+    n = args.tasks * args.attempts
+    if args.strategy != "independent":  # a task stops early once a program is train-perfect
+        assert summary["n_attempts"] <= n, summary["n_attempts"]
+        n = summary["n_attempts"]
+        print(f"strategy {args.strategy}: {len(summary['per_round'])} rounds")
     assert summary["n_attempts"] == n, summary["n_attempts"]
     assert summary["metrics"]["api_failure_responses"] == 0
     stats_mb, stats_wall = stats_memory(result.run_dir)
