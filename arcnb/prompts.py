@@ -167,15 +167,27 @@ def build_refinement_message(
     Raises:
         ValueError: ``train_feedback`` does not have one entry per train pair.
     """
-    content = _render(
-        "refinement.txt",
+    content = _one_program("refinement.txt", task, code, train_feedback, prompts_dir, grid_format)
+    return {"role": "user", "content": content}
+
+
+def _one_program(
+    template: str,
+    task: Task,
+    code: str,
+    train_feedback: list[dict[str, Any]],
+    prompts_dir: str | Path | None,
+    grid_format: str,
+) -> str:
+    """A template showing one program and its results on the train pairs, filled in."""
+    return _render(
+        template,
         prompts_dir,
         code=code.strip(),
         feedback=_feedback_text(task, train_feedback, grid_format),
         n_correct=sum(bool(fb.get("correct")) for fb in train_feedback),
         n_train=len(task.train),
     )
-    return {"role": "user", "content": content}
 
 
 def build_search_message(
@@ -211,14 +223,7 @@ def build_search_message(
         raise ValueError(f"{strategy} takes {'one parent' if parents else 'parents'}")
     if strategy == "refine-best":
         code, feedback = parents[0]
-        return _render(
-            "search_refine.txt",
-            prompts_dir,
-            code=code.strip(),
-            feedback=_feedback_text(task, feedback, grid_format),
-            n_correct=sum(bool(fb.get("correct")) for fb in feedback),
-            n_train=len(task.train),
-        )
+        return _one_program("search_refine.txt", task, code, feedback, prompts_dir, grid_format)
     blocks = []
     for i, (code, feedback) in enumerate(parents, 1):
         n_correct = sum(bool(fb.get("correct")) for fb in feedback)

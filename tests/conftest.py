@@ -81,3 +81,16 @@ def scripted_run() -> Callable[..., ScriptedRun]:
         return ScriptedRun(result, server.requests)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def search_run(tmp_path_factory, scripted_run) -> ScriptedRun:
+    """One refine-best run on one task against `arcfixtures.SEARCH_SCRIPT` (a lineage three
+    levels deep), shared by the tests that read it (none changes it)."""
+    from arcfixtures import SEARCH_SCRIPT, make_tasks
+
+    root = tmp_path_factory.mktemp("search")
+    make_tasks(root / "tasks", ["t"])
+    return scripted_run(
+        root, SEARCH_SCRIPT, strategy="refine-best", max_attempts=10, first_round=3, round_size=2
+    )

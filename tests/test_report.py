@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from arcfixtures import FLIP, SEARCH_SCRIPT, WRONG, key_of, make_tasks
+from arcfixtures import FLIP, WRONG, key_of, make_tasks
 
 import arcnb
 from arcnb.cli import main
@@ -192,13 +192,9 @@ def test_unfinished_and_empty_runs(run_dir, tmp_path):
 
 
 # ---- a search run: the attempts as a lineage tree ---------------------------------------------
-@pytest.fixture(scope="module")
-def search_run_dir(tmp_path_factory, scripted_run) -> Path:
-    root = tmp_path_factory.mktemp("search")
-    make_tasks(root / "tasks", ["t"])
-    return scripted_run(
-        root, SEARCH_SCRIPT, strategy="refine-best", max_attempts=10, first_round=3, round_size=2
-    ).run_dir
+@pytest.fixture()
+def search_run_dir(search_run) -> Path:
+    return search_run.run_dir
 
 
 def _expected_label(record: dict) -> str:

@@ -13,7 +13,7 @@ import json
 import re
 
 import pytest
-from arcfixtures import FIRST_ROUND, SEARCH_SCRIPT, make_tasks
+from arcfixtures import FIRST_ROUND, make_tasks
 from arcfixtures import MARKED_A as A
 from arcfixtures import MARKED_B as B
 from arcfixtures import MARKED_C as C
@@ -43,21 +43,12 @@ def user_text(body: dict) -> str:
     return content
 
 
-@pytest.fixture(scope="module")
-def refine_run(tmp_path_factory, scripted_run):
-    root = tmp_path_factory.mktemp("refine")
-    make_tasks(root / "tasks", ["t"])
-    return scripted_run(
-        root, SEARCH_SCRIPT, strategy="refine-best", max_attempts=10, first_round=3, round_size=2
-    )
-
-
-def test_refine_best_refines_the_best_programs_until_one_is_right(refine_run):
-    records = sorted(read_attempts(refine_run.run_dir), key=lambda r: r["attempt"])
+def test_refine_best_refines_the_best_programs_until_one_is_right(search_run):
+    records = sorted(read_attempts(search_run.run_dir), key=lambda r: r["attempt"])
     mark = {r["attempt"]: marks(r["code"])[0] for r in records}
     # three rounds (3 samples, then 2 + 2 refinements), then F is right on every train pair:
     # the task stops with 3 of its 10 requests unspent
-    assert len(refine_run.requests) == len(records) == 7
+    assert len(search_run.requests) == len(records) == 7
     assert [r["round"] for r in records] == [1, 1, 1, 2, 2, 3, 3]
     assert all(r["turn"] == 1 and r["final"] for r in records)
     shown = {tuple(mark[p] for p in r["parents"]) for r in records if r["round"] == 2}
@@ -69,33 +60,33 @@ def test_refine_best_refines_the_best_programs_until_one_is_right(refine_run):
     assert all(not r["parents"] for r in records if r["round"] == 1)
     assert sorted(mark.values()) == ["A", "B", "C", "D", "D", "E", "F"]
     # what the server received agrees with the records: each refinement showed its parent
-    for body in refine_run.requests:
+    for body in search_run.requests:
         text = user_text(body)
         assert len(marks(text)) <= 1
-    (to_d,) = [b for b in refine_run.requests if marks(user_text(b)) == ["D"]]
+    (to_d,) = [b for b in search_run.requests if marks(user_text(b)) == ["D"]]
     text = user_text(to_d)
     assert "It got 1 of the 2 example pairs right" in text
     assert "Example 1: wrong." in text and "Expected output (3x3):" in text
     assert "Example 2: correct." in text
 
 
-def test_refine_best_metrics_per_round(refine_run):
-    summary = refine_run.result.summary
+def test_refine_best_metrics_per_round(search_run):
+    summary = search_run.result.summary
     rounds = summary["per_round"]
     assert [r["round"] for r in rounds] == [1, 2, 3]
     assert [r["attempts"] for r in rounds] == [3, 2, 2]
     assert [r["pass2_weighted"] for r in rounds] == [0.0, 0.0, 1.0]
     assert [r["all_train_correct"] for r in rounds] == [0.0, 0.0, 1.0]
     assert summary["metrics"]["pass2_weighted"] == 1.0 and summary["n_attempts"] == 7
-    assert "after round" in refine_run.result.table()
+    assert "after round" in search_run.result.table()
 
 
-def test_search_messages_are_rebuilt_from_the_run(refine_run):
+def test_search_messages_are_rebuilt_from_the_run(search_run):
     """Every request, search text included, rebuilt exactly from the run directory, with
     roles alternating (the search text joins the first user message)."""
-    run = Run.open(refine_run.run_dir)
+    run = Run.open(search_run.run_dir)
     rebuilt = [run.messages(r["task_id"], r["attempt"]) for r in read_attempts(run.path)]
-    received = [body["messages"] for body in refine_run.requests]
+    received = [body["messages"] for body in search_run.requests]
     assert sorted(map(json.dumps, rebuilt)) == sorted(map(json.dumps, received))
     assert all([m["role"] for m in msgs] == ["system", "user"] for msgs in received)
 

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from arcfixtures import FLIP, SEARCH_SCRIPT, WRONG, key_of, make_tasks
+from arcfixtures import FLIP, WRONG, key_of, make_tasks
 
 from arcnb.errors import InputError
 from arcnb.logs import read_attempts
@@ -247,13 +247,9 @@ def test_refresh_and_watch_a_run_still_writing(run_dir, tmp_path):
     ex.stop_watching()
 
 
-@pytest.fixture(scope="module")
-def search_run_dir(tmp_path_factory, scripted_run) -> Path:
-    root = tmp_path_factory.mktemp("search")
-    make_tasks(root / "tasks", ["t"])
-    return scripted_run(
-        root, SEARCH_SCRIPT, strategy="refine-best", max_attempts=10, first_round=3, round_size=2
-    ).run_dir
+@pytest.fixture()
+def search_run_dir(search_run) -> Path:
+    return search_run.run_dir
 
 
 def _ancestors(records: dict[int, dict], attempt: int) -> set[int]:
