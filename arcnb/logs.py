@@ -150,10 +150,11 @@ def _atomic_write(path: Path, text: str, sync: bool = True) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _append_line(fd: int, line: str, run_dir: Path, what: str) -> None:
+def _append_line(fd: int, line: str, run_dir: Path, what: str) -> int:
     """Append ``line`` and a newline to the O_APPEND file ``fd``, in as few writes as the
-    kernel takes. When the disk is full, the part written is cut off again (the file ends
-    with its last whole line) and DiskFullError is raised."""
+    kernel takes, and return the byte offset where it starts (this process is the file's one
+    writer). When the disk is full, the part written is cut off again (the file ends with its
+    last whole line) and DiskFullError is raised."""
     data = (line + "\n").encode("utf-8")
     size = os.fstat(fd).st_size
     try:
@@ -165,6 +166,7 @@ def _append_line(fd: int, line: str, run_dir: Path, what: str) -> None:
             raise
         os.ftruncate(fd, size)  # frees blocks: works on a full disk
         raise full from None
+    return size
 
 
 def _cut_torn_tail(path: Path) -> None:
@@ -280,8 +282,9 @@ class RunWriter:
             raise _full(error, self.run_dir, path.name) or error from None
         return path
 
-    def append_attempt(self, record: Mapping[str, Any]) -> None:
-        """Append one attempt-turn record to ``attempts.jsonl``.
+    def append_attempt(self, record: Mapping[str, Any]) -> int:
+        """Append one attempt-turn record to ``attempts.jsonl``; return its byte offset (for
+        `arcnb.rundir.Run.read_at`).
 
         The line goes to the kernel with a single unbuffered ``write`` before this returns,
         so a record the caller saw written survives a crash or ``kill -9`` of the process.
@@ -297,11 +300,12 @@ class RunWriter:
         self._check(line, ATTEMPTS_FILE)
         if self._append_fd is None:
             self._append_fd = os.open(self.attempts_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-        _append_line(self._append_fd, line, self.run_dir, ATTEMPTS_FILE)
+        offset = _append_line(self._append_fd, line, self.run_dir, ATTEMPTS_FILE)
         now = time.monotonic()
         if now - self._last_sync >= FSYNC_INTERVAL_S:
             os.fsync(self._append_fd)
             self._last_sync = now
+        return offset
 
     def append_prompt(self, prompt_sha256: str, messages: Sequence[Mapping[str, Any]]) -> None:
         """Store a first-turn prompt in ``prompts.jsonl`` unless it is there already.

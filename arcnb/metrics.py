@@ -312,17 +312,27 @@ class SummaryBuilder:
         """
         rounds = sorted(self.round_turns)
         n_tasks = len(self.task_ids) or 1
+        methods = ("weighted", "train_majority", "oracle")
+        # per task, its scores after each round; re-voted only in rounds that added attempts
+        # to it (a task whose search ended carries its last scores)
+        after: dict[int, Counter[str]] = {r: Counter() for r in rounds}
+        attempts_in: Counter[int] = Counter()
+        for task_id in self.task_ids:
+            finals = self.finals(task_id)
+            scores: dict[str, float] = dict.fromkeys(methods, 0.0)
+            for round_ in rounds:
+                added = [f for f in finals if f["round"] == round_]
+                if added:
+                    upto = [f for f in finals if f["round"] <= round_]
+                    vote = vote_task([_vote_input(f) for f in upto], self.expected_test[task_id])
+                    scores = {method: vote.score(method) for method in methods}
+                    scores["all_train_correct"] = float(any(f["all_train_correct"] for f in upto))
+                    attempts_in[round_] += len(added)
+                after[round_].update(scores)
         entries = []
         for round_ in rounds:
-            sums = dict.fromkeys(("weighted", "train_majority", "oracle"), 0.0)
-            train_perfect = attempts = 0
-            for task_id in self.task_ids:
-                upto = [f for f in self.finals(task_id) if f["round"] <= round_]
-                attempts += sum(f["round"] == round_ for f in upto)
-                train_perfect += any(f["all_train_correct"] for f in upto)
-                vote = vote_task([_vote_input(f) for f in upto], self.expected_test[task_id])
-                for method in sums:
-                    sums[method] += vote.score(method)
+            sums, attempts = after[round_], attempts_in[round_]
+            train_perfect = sums["all_train_correct"]
             costs = self.round_costs.get(round_)
             entries.append(
                 {

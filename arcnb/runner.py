@@ -18,7 +18,7 @@ import math
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,7 +65,7 @@ from arcnb.rundir import (
     subset_label,
     with_search_text,
 )
-from arcnb.search import Request, plan_round
+from arcnb.search import SEARCH_VERSION, Request, candidate, plan_round
 from arcnb.tasks import Task, dataset_record, load_tasks, tasks_sha256
 
 logger = logging.getLogger("arcnb")
@@ -268,6 +268,12 @@ def _config_for_resume(cfg: RunConfig) -> RunConfig:
     recorded_format = (run.config.get("grid_format") or {}).get("sha256")
     if recorded_format and recorded_format != format_sha256(new.grid_format, new.images):
         differences.append("a grid rendering (text or image) that has changed since")
+    recorded_search = run.config.get("search_version", SEARCH_VERSION)
+    if new.strategy != "independent" and recorded_search != SEARCH_VERSION:
+        differences.append(
+            f"search planner version {recorded_search} (this arcnb plans rounds with version "
+            f"{SEARCH_VERSION}, which would not replay them)"
+        )
     if differences:
         raise InputError(f"--resume: the run was made with {'; '.join(differences)}")
     for name in (*_RESUME_CHANGEABLE, "max_cost"):
@@ -362,14 +368,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-# What a search strategy keeps of each record of a task in flight (plans and votes read no
-# more): the model's answer text and reasoning, the bulk of a record, are left on disk.
-_SEARCH_KEYS = (
-    *("task_id", "attempt", "turn", "round", "parents", "failure", "code", "train", "test"),
-    *("train_accuracy", "all_train_correct", "transductive"),
-)
-
-
 def _train_feedback(task: Task, rec: dict) -> list[dict]:
     """A record's results on the train pairs, as the refinement prompts show them."""
     return [
@@ -448,6 +446,8 @@ class _Run:
         self.local_model = local_model
         self._prompts: dict[str, tuple[list[dict], str]] = {}  # live task -> messages, sha256
         self._live: dict[str, dict[int, dict]] = {}  # live task -> attempt -> latest record
+        # a search's live task -> attempt -> byte offset of its record (this session's too)
+        self._offsets: dict[str, dict[int, int]] = {}
         self.in_flight = 0
         self._settled = asyncio.Event()  # set (and replaced) each time a request ends
         self.stopped_by: str | None = None  # "budget", "auth", "max_failures", "disk_full"
@@ -606,24 +606,23 @@ class _Run:
         """Run a task's rounds (`arcnb.search.plan_round`) until it is done or the run stops.
 
         The records so far decide each round, so a resumed task replays its logged rounds
-        (those attempts are not asked again) and continues exactly where it stopped.
+        (those attempts are not asked again) and continues exactly where it stopped. Only a
+        `arcnb.search.candidate` and the byte offset of each attempt are held: a parent's
+        code and results are read back from ``attempts.jsonl`` when a prompt shows them.
         """
         if self._first_prompt(task) is None:
             return
-        logged = {
-            a: turns[-1][1]
-            for a in range(self.cfg.max_attempts)
-            if (turns := self._done_turns(task.id, a)) and turns[-1][2]
-        }
-        earlier = {}
-        if logged:
-            earlier = {r["attempt"]: r for r in Run(self.run_dir, {}).read_at(logged.values())}
-        records: list[dict] = []
-        round_ = 0
+        offsets = self._offsets.setdefault(task.id, {})  # attempt -> its record's offset
+        for a in range(self.cfg.max_attempts):
+            if (turns := self._done_turns(task.id, a)) and turns[-1][2]:
+                offsets[a] = turns[-1][1]
+        logged = dict(zip(offsets, map(candidate, self._read(offsets.values())), strict=True))
+        candidates: list[dict] = []
+        round_, asked = 0, False
         while not self.stopped_by:
             plan = plan_round(
                 self.cfg.strategy,
-                records,
+                candidates,
                 budget=self.cfg.max_attempts,
                 first_round=self.cfg.first_round_size,
                 round_size=self.cfg.round_size,
@@ -632,18 +631,24 @@ class _Run:
             if not plan:
                 break
             round_ += 1
+            asked = asked or any(request.attempt not in logged for request in plan)
             answers = await asyncio.gather(
-                *(self._search_request(task, request, round_, records, earlier) for request in plan)
+                *(self._search_request(task, request, round_, logged) for request in plan)
             )
             if any(answer is None for answer in answers):  # the run stopped: keep what is in
                 return
-            records.extend(answers)
+            candidates.extend(answers)
         if self.stopped_by:
             return
-        skipped = self.cfg.max_attempts - len(records)  # budget a solved task left unspent
+        skipped = self.cfg.max_attempts - len(candidates)  # budget a solved task left unspent
         if self.bar is not None and skipped:
             self.bar.update(skipped)
         self.remaining[task.id] = 0
+        if not asked and (self.run_dir / "tasks" / f"{task.id}.json").exists():
+            self._live.pop(task.id, None)  # finished before the resume: nothing new to vote
+            self._prompts.pop(task.id, None)
+            self._offsets.pop(task.id, None)
+            return
         try:
             self._finish_task(task)
         except DiskFullError as error:
@@ -651,33 +656,37 @@ class _Run:
         self._update_bar()
 
     async def _search_request(
-        self, task: Task, request: Request, round_: int, records: list[dict], earlier: dict
+        self, task: Task, request: Request, round_: int, logged: dict[int, dict]
     ) -> dict | None:
-        """One request of a round (or its record logged before a resume); None: stopped."""
-        rec = earlier.get(request.attempt)
-        if rec is not None:
-            return {key: rec.get(key) for key in _SEARCH_KEYS}
+        """One request of a round (or its record logged before a resume), as its
+        `arcnb.search.candidate`; None: the run stopped."""
+        if request.attempt in logged:
+            return logged[request.attempt]
         first, prompt_sha = self._prompts[task.id]
+        offsets = self._offsets[task.id]
         text = None
         if request.parents:
-            by_id = {r["attempt"]: r for r in records}
-            parents = [(by_id[a]["code"], _train_feedback(task, by_id[a])) for a in request.parents]
+            shown = self._read(offsets[a] for a in request.parents)
+            parents = [(r["code"], _train_feedback(task, r)) for r in shown]
             text = build_search_message(
                 task, self.cfg.strategy, parents, grid_format=self.cfg.grid_format
             )
         messages = with_search_text(first, text) if text else first
         try:
             rec = await self._turn(
-                task, request.attempt, 1, messages, prompt_sha, text, round_, request.parents
-            )
+                task, request.attempt, 1, messages, prompt_sha, text, round_, request.parents,
+                offsets=offsets,
+            )  # fmt: skip
         except _Stop:
             return None
-        rec = {key: rec[key] for key in _SEARCH_KEYS}  # what the search and the vote read
-        self._live[task.id][request.attempt] = rec
         self.remaining[task.id] -= 1
         if self.bar is not None:
             self.bar.update(1)
-        return rec
+        return candidate(rec)
+
+    def _read(self, offsets: Iterable[int]) -> list[dict]:
+        """The records at these byte offsets of attempts.jsonl."""
+        return list(Run(self.run_dir, {}).read_at(offsets))
 
     def _write_config(self) -> None:
         if self.cfg.resume:
@@ -699,6 +708,8 @@ class _Run:
                 "task_ids": [t.id for t in self.tasks],
                 "dataset": dataset_record(self.cfg.dataset, self.tasks),  # name, source, sha256
                 "prompt_templates_sha256": templates_sha256(strategy=self.cfg.strategy),
+                # the planner's rules (arcnb.search): a resume replays the rounds with them
+                "search_version": SEARCH_VERSION,
                 # how grids were shown: a change in their rendering changes this too
                 "grid_format": {
                     "name": self.cfg.grid_format,
@@ -874,7 +885,10 @@ class _Run:
         feedback: str | None,
         round_: int = 1,
         parents: tuple[int, ...] = (),
+        offsets: dict[int, int] | None = None,
     ) -> dict:
+        """Ask once, evaluate the answer and log its record (with its byte offset put in
+        ``offsets`` under its attempt, when given)."""
         async with self.sem:
             await self._admit(messages)
             self.in_flight += 1
@@ -933,7 +947,9 @@ class _Run:
             "timings": {"api_s": resp.latency_s, "exec_s": ev.exec_s, "finished_at": _now()},
         }
         try:
-            self.writer.append_attempt(rec)
+            offset = self.writer.append_attempt(rec)
+            if offsets is not None:
+                offsets[attempt] = offset
         except DiskFullError as error:  # the answer is lost; the resume asks again
             self._disk_full(error)
             raise _Stop from None
@@ -944,12 +960,14 @@ class _Run:
         """Vote a task's attempts, write tasks/<id>.json, and free the task's state."""
         live = self._live.pop(task.id, {})
         self._prompts.pop(task.id, None)
-        earlier = [
-            turns[-1][1]
-            for a in range(self.cfg.max_attempts)
-            if a not in live and (turns := self.previous.get((task.id, a)))
-        ]
-        finals = list(Run(self.run_dir, {}).read_at(earlier)) if earlier else []
+        offsets = self._offsets.pop(task.id, {})  # a search keeps its records on disk
+        earlier = []
+        for a in range(self.cfg.max_attempts):
+            if a in offsets:
+                earlier.append(offsets[a])
+            elif a not in live and (turns := self.previous.get((task.id, a))):
+                earlier.append(turns[-1][1])
+        finals = self._read(earlier)
         finals = sorted([*finals, *live.values()], key=lambda r: r["attempt"])
         stats = task_summary(finals, [ex.output for ex in task.test], with_vote=True)
         solved = stats["scores"]["weighted"] == 1.0

@@ -22,16 +22,23 @@ train examples; then the earlier attempt. Requests that failed or answered no pr
 never parents; when no program is eligible, the round's requests are fresh samples.
 
 Every function here is pure: the same records give the same plan, which is what lets a
-resumed run rebuild its rounds exactly from ``attempts.jsonl``.
+resumed run rebuild its rounds exactly from ``attempts.jsonl``. Planning reads a `candidate`
+of each record (a few hundred bytes whatever its grids), so a task's search holds no grids.
+`SEARCH_VERSION` changes whenever a rule here does: a run is resumed only by the planner that
+made it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+SEARCH_VERSION = 1
+"""The planner's rules; recorded in config.json and checked on resume."""
 
 
 @dataclass(frozen=True)
@@ -42,62 +49,62 @@ class Request:
     parents: tuple[int, ...] = ()
 
 
-def parent_uses(records: Iterable[Mapping[str, Any]]) -> Counter[int]:
-    """How many requests each attempt has been shown to as a parent."""
+def candidate(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What planning reads of an attempt record: ``attempt``, ``parents``, ``answered`` (the
+    request succeeded), ``eligible`` (it also held a program: it can be a parent),
+    ``train_accuracy``, ``train_pixels`` (mean pixel accuracy on the train examples),
+    ``all_train_correct`` and ``outputs`` (a sha256 of its outputs on every input)."""
+    train = [] if record.get("failure") is not None else record.get("train") or []
+    test = [] if record.get("failure") is not None else record.get("test") or []
+    outputs = [[e.get("output"), e.get("status")] for e in (*train, *test)]
+    return {
+        "attempt": record["attempt"],
+        "parents": list(record.get("parents") or ()),
+        "answered": record.get("failure") is None,
+        "eligible": record.get("failure") is None and bool(record.get("code")),
+        "train_accuracy": float(record.get("train_accuracy") or 0.0),
+        "train_pixels": (
+            sum(float(e.get("pixel_accuracy") or 0.0) for e in train) / len(train) if train else 0.0
+        ),
+        "all_train_correct": bool(record.get("all_train_correct")),
+        "outputs": hashlib.sha256(json.dumps(outputs, separators=(",", ":")).encode()).hexdigest(),
+    }
+
+
+def parent_uses(candidates: Iterable[Mapping[str, Any]]) -> Counter[int]:
+    """How many answered requests each attempt has been shown to as a parent (a request that
+    failed never reached the model, so it does not count)."""
     uses: Counter[int] = Counter()
-    for record in records:
-        uses.update(record.get("parents") or ())
+    for c in candidates:
+        if c["answered"]:
+            uses.update(c["parents"])
     return uses
 
 
-def eligible(record: Mapping[str, Any]) -> bool:
-    """A program that can be a parent: the request succeeded and its answer held code."""
-    return record.get("failure") is None and bool(record.get("code"))
-
-
-def _train_pixels(record: Mapping[str, Any]) -> float:
-    train = record.get("train") or []
-    return sum(float(e.get("pixel_accuracy") or 0.0) for e in train) / len(train) if train else 0.0
-
-
-def ranked(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The eligible programs, best first (see the module's ranking)."""
-    records = list(records)
-    uses = parent_uses(records)
+def ranked(candidates: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The `candidate` s that can be parents, best first (see the module's ranking)."""
+    candidates = list(candidates)
+    uses = parent_uses(candidates)
     return sorted(
-        (r for r in records if eligible(r)),
-        key=lambda r: (
-            -float(r.get("train_accuracy") or 0.0),
-            uses[r["attempt"]],
-            -_train_pixels(r),
-            r["attempt"],
-        ),
+        (c for c in candidates if c["eligible"]),
+        key=lambda c: (-c["train_accuracy"], uses[c["attempt"]], -c["train_pixels"], c["attempt"]),
     )
 
 
-def outputs_key(record: Mapping[str, Any]) -> str:
-    """What a program produced on every train and test input (its behaviour, for diversity)."""
-    outputs = [
-        [e.get("output"), e.get("status")] for split in ("train", "test") for e in record[split]
-    ]
-    return json.dumps(outputs, separators=(",", ":"))
-
-
-def diverse(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def diverse(candidates: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """`ranked`, keeping only the best program of each distinct set of outputs."""
     seen: set[str] = set()
     kept = []
-    for record in ranked(records):
-        key = outputs_key(record)
-        if key not in seen:
-            seen.add(key)
-            kept.append(record)
+    for c in ranked(candidates):
+        if c["outputs"] not in seen:
+            seen.add(c["outputs"])
+            kept.append(c)
     return kept
 
 
 def plan_round(
     strategy: str,
-    records: Sequence[Mapping[str, Any]],
+    candidates: Sequence[Mapping[str, Any]],
     *,
     budget: int,
     first_round: int,
@@ -108,36 +115,35 @@ def plan_round(
 
     Args:
         strategy: One of `arcnb.config.STRATEGIES`.
-        records: Every attempt of the task so far (each a single-turn record with
-            ``attempt``, ``parents``, ``failure``, ``code``, ``train``, ``test``,
-            ``train_accuracy``, ``all_train_correct``); attempt ids are 0, 1, ... in order.
+        candidates: The `candidate` of every attempt of the task so far, attempt ids 0, 1,
+            ... in order.
         budget: Requests the task may make in all (``max_attempts``).
         first_round: Fresh samples in the first round (``budget`` for independent).
         round_size: Requests in each later round.
         parents: Parents shown per evolve request.
 
     Returns:
-        The requests, with attempt ids continuing from ``len(records)``; fewer than a round
-        when the budget runs out.
+        The requests, with attempt ids continuing from ``len(candidates)``; fewer than a
+        round when the budget runs out.
     """
-    start = len(records)
+    start = len(candidates)
     if strategy == "independent":
         return [Request(a) for a in range(start, budget)]
-    if not records:
+    if not candidates:
         return [Request(a) for a in range(min(first_round, budget))]
     room = budget - start
-    if room <= 0 or any(r.get("all_train_correct") for r in records):
+    if room <= 0 or any(c["all_train_correct"] for c in candidates):
         return []
     n = min(round_size, room)
     ids = range(start, start + n)
     if strategy == "refine-best":
-        best = ranked(records)
+        best = ranked(candidates)
         # the n best, one request each; with fewer programs, the best are refined again
         return [
             Request(a, (best[j % len(best)]["attempt"],) if best else ()) for j, a in enumerate(ids)
         ]
     if strategy == "evolve":
-        pool = diverse(records)
+        pool = diverse(candidates)
         if not pool:
             return [Request(a) for a in ids]
         others = pool[1:]
@@ -175,10 +181,11 @@ def attempt_tree(records: Iterable[Mapping[str, Any]]) -> list[tuple[int, Mappin
 
 
 __all__ = [
+    "SEARCH_VERSION",
     "Request",
     "attempt_tree",
+    "candidate",
     "diverse",
-    "outputs_key",
     "parent_uses",
     "plan_round",
     "ranked",

@@ -13,7 +13,7 @@ import json
 import re
 
 import pytest
-from arcfixtures import FIRST_ROUND, make_tasks
+from arcfixtures import FIRST_ROUND, SEARCH_SCRIPT, make_tasks
 from arcfixtures import MARKED_A as A
 from arcfixtures import MARKED_B as B
 from arcfixtures import MARKED_C as C
@@ -21,6 +21,7 @@ from arcfixtures import MARKED_E as E
 from arcfixtures import MARKED_F as F
 from arcfixtures import marked_rule as rule
 
+from arcnb.errors import InputError
 from arcnb.logs import read_attempts
 from arcnb.rundir import Run
 
@@ -181,9 +182,34 @@ def test_search_resume_replays_rounds_exactly(tmp_path, scripted_run):
     assert resumed.result.summary["n_attempts"] == 12
 
 
+def test_resuming_a_finished_search_asks_nothing_and_refinishes_nothing(
+    tmp_path, scripted_run, capsys
+):
+    make_tasks(tmp_path / "tasks", ["t", "u"])
+    run = scripted_run(tmp_path, SEARCH_SCRIPT, strategy="refine-best", max_attempts=4)
+    votes = {p.name: p.read_bytes() for p in (run.run_dir / "tasks").iterdir()}
+    capsys.readouterr()
+    again = scripted_run(tmp_path, SEARCH_SCRIPT, resume=str(run.run_dir), progress=True)
+    assert again.requests == []
+    err = capsys.readouterr().err
+    assert "run directory: " in err  # the progress output was on
+    assert not re.search(r"(?m)(^|\r)[tu]: \d+ attempts", err), err  # no task line again
+    assert {p.name: p.read_bytes() for p in (run.run_dir / "tasks").iterdir()} == votes
+    assert again.result.summary["metrics"] == run.result.summary["metrics"]
+
+
+def test_resume_refuses_a_run_planned_by_another_search_version(tmp_path, scripted_run):
+    make_tasks(tmp_path / "tasks", ["t"])
+    run = scripted_run(tmp_path, {"default": {"content": A}}, strategy="evolve", max_attempts=3)
+    config_path = run.run_dir / "config.json"
+    config = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**config, "search_version": 0}))
+    with pytest.raises(InputError, match="search planner version 0"):
+        scripted_run(tmp_path, {"default": {"content": A}}, resume=str(run.run_dir))
+
+
 def test_an_unknown_strategy_is_refused_before_anything_runs(tmp_path):
     from arcnb import run_eval
-    from arcnb.errors import InputError
 
     make_tasks(tmp_path / "tasks", ["t"])
     with pytest.raises(InputError, match="--strategy must be one of independent, refine-best"):
@@ -207,11 +233,11 @@ def _record(attempt, right, outputs, parents=(), failure=None, code="def transfo
 
 
 def test_plan_round_rules():
-    from arcnb.search import Request, plan_round
+    from arcnb.search import Request, candidate, plan_round
 
     def plan(strategy, records, **kw):
         options = {"budget": 12, "first_round": 3, "round_size": 3, "parents": 3, **kw}
-        return plan_round(strategy, records, **options)
+        return plan_round(strategy, [candidate(r) for r in records], **options)
 
     assert plan("evolve", []) == [Request(0), Request(1), Request(2)]
     assert plan("independent", [], budget=2) == [Request(0), Request(1)]
@@ -236,3 +262,10 @@ def test_plan_round_rules():
     # nothing to build on: fresh samples
     failed = [_record(a, 0, None, failure="server_error") for a in range(3)]
     assert plan("refine-best", failed) == [Request(3), Request(4), Request(5)]
+    # a request that failed did not use its parent up: 1 stays ahead of 0 after one refined
+    # 1 and failed, where an answered refinement of 1 puts 0 first
+    refined = _record(6, 0, [[6]], parents=(1,))
+    assert plan("refine-best", [*records, {**refined, "failure": "timeout"}], round_size=1) == [
+        Request(7, (1,))
+    ]
+    assert plan("refine-best", [*records, refined], round_size=1) == [Request(7, (0,))]
