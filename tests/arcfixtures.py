@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 from arcnb.prompts import encode_grid
@@ -32,6 +33,17 @@ def make_tasks(folder: Path, names: list[str]) -> dict[str, dict]:
         (folder / f"{name}.json").write_text(json.dumps(task))
         tasks[name] = task
     return tasks
+
+
+def refused(proc: subprocess.CompletedProcess, *needles: str) -> str:
+    """Assert a CLI refusal: exit 2, no traceback, stderr one `arcnb: error:` line holding
+    every needle; return that line."""
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("arcnb: error: "), proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
 
 
 def key_of(task: dict) -> str:

